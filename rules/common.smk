@@ -1,0 +1,76 @@
+from snakemake.utils import validate
+
+validate(config, "../schemas/config.schema.yaml")
+
+DEMO_DIR = "results/demo"
+SPLITS = ["train", "validation", "test"]
+
+
+wildcard_constraints:
+    split="train|validation|test",
+    set="train|validation|test|train_aug",
+    bins=r"\d+",
+    features=r"hsv\d+|pixels",
+    model="knn|cnn",
+    variant=r"[A-Za-z0-9_]+",
+
+
+def data_dir():
+    """The data folder: the generated demo set, or the configured one."""
+    return DEMO_DIR if config["data_dir"] == "demo" else config["data_dir"].rstrip("/")
+
+
+def knn_feature_sets():
+    """KNN descriptors, named as their output folders: hsv<bins>, pixels."""
+    bins = config["histogram_bins"]
+    return [f"hsv{bins}" if f == "hsv" else f for f in config["knn"]["features"]]
+
+
+def cnn_params(variant):
+    """The variant's complete settings: cnn.base with its overrides applied."""
+    settings = {"bins": config["histogram_bins"]} | config["cnn"]["base"]
+    return settings | config["cnn"]["variants"][variant]
+
+
+def models():
+    """Every trained model, as the results/ sub-folder holding its predictions."""
+    return [f"knn/{f}" for f in knn_feature_sets()] + [
+        f"cnn/{v}" for v in config["cnn"]["variants"]
+    ]
+
+
+def final_outputs():
+    return [
+        "results/metrics/summary.csv",
+        "results/submission.csv",
+        *figures(),
+    ]
+
+
+def knn_inputs(wildcards):
+    """Arrays (labels, and pixels for raw-pixel KNN) plus histograms where used."""
+    arrays = {f"{s}_arrays": f"results/arrays/{s}.npz" for s in SPLITS}
+    if wildcards.features == "pixels":
+        return arrays
+    return arrays | {
+        f"{s}_features": f"results/features/{wildcards.features}/{s}.npy"
+        for s in SPLITS
+    }
+
+
+def figures():
+    """Figures collected by rule all (and by `snakemake --report`)."""
+    return expand("results/{m}/confusion.png", m=models())
+
+
+def cnn_inputs(wildcards):
+    """Arrays and the histograms with the variant's own number of bins."""
+    hist = f"results/features/hsv{cnn_params(wildcards.variant)['bins']}"
+    return {
+        "train": "results/arrays/train_aug.npz",
+        "train_hist": f"{hist}/train_aug.npy",
+        "val": "results/arrays/validation.npz",
+        "val_hist": f"{hist}/validation.npy",
+        "test": "results/arrays/test.npz",
+        "test_hist": f"{hist}/test.npy",
+    }

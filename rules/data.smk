@@ -1,0 +1,57 @@
+rule demo_data:
+    output:
+        train_csv=f"{DEMO_DIR}/train.csv",
+        validation_csv=f"{DEMO_DIR}/validation.csv",
+        test_csv=f"{DEMO_DIR}/test.csv",
+        train=directory(f"{DEMO_DIR}/train"),
+        validation=directory(f"{DEMO_DIR}/validation"),
+        test=directory(f"{DEMO_DIR}/test"),
+    log:
+        "logs/demo_data.log",
+    benchmark:
+        "benchmarks/demo_data.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        demo=config["demo"],
+    script:
+        "../scripts/make_demo.py"
+
+
+rule ingest:
+    input:
+        csv=f"{data_dir()}/{{split}}.csv",
+        images=f"{data_dir()}/{{split}}",
+    output:
+        "results/arrays/{split}.npz",
+    log:
+        "logs/ingest/{split}.log",
+    benchmark:
+        "benchmarks/ingest/{split}.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        labelled=lambda w: w.split != "test",
+    script:
+        "../scripts/ingest.py"
+
+
+rule augment:
+    input:
+        "results/arrays/train.npz",
+    output:
+        "results/arrays/train_aug.npz",
+    log:
+        "logs/augment.log",
+    benchmark:
+        "benchmarks/augment.tsv"
+    resources:
+        mem_mb=lambda w, input: 1000
+        + 3 * (1 + config["augment"]["copies"]) * input.size_mb,
+        runtime=30,
+    params:
+        augment=config["augment"],
+    script:
+        "../scripts/augment.py"

@@ -1,0 +1,16 @@
+rule histograms:
+    input:
+        "results/arrays/{set}.npz",
+    output:
+        "results/features/hsv{bins}/{set}.npy",
+    log:
+        "logs/histograms/hsv{bins}_{set}.log",
+    benchmark:
+        "benchmarks/histograms/hsv{bins}_{set}.tsv"
+    resources:
+        mem_mb=lambda w, input: 1000 + 2 * input.size_mb,
+        runtime=20,
+    params:
+        bins=lambda w: int(w.bins),
+    script:
+        "../scripts/histograms.py"

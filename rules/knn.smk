@@ -1,0 +1,20 @@
+rule knn:
+    input:
+        unpack(knn_inputs),
+    output:
+        grid="results/knn/{features}/grid.csv",
+        val_proba="results/knn/{features}/val_proba.npy",
+        test_proba="results/knn/{features}/test_proba.npy",
+        metrics="results/knn/{features}/metrics.json",
+    log:
+        "logs/knn/{features}.log",
+    benchmark:
+        "benchmarks/knn/{features}.tsv"
+    threads: workflow.cores
+    resources:
+        mem_mb=lambda w, input: 2000 + 6 * input.size_mb,
+        runtime=60,
+    params:
+        k=config["knn"]["k"],
+    script:
+        "../scripts/knn.py"

@@ -1,0 +1,180 @@
+"""Ingest one split: validate its CSV and images, resize to 100x100 RGB uint8.
+
+Every fault raises :class:`DataError` with the file (and CSV row) it concerns,
+so a bad data folder stops the run with one message that says what to fix.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from deepfake import IMAGE_SIZE, N_CLASSES
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "validation", "test")
+
+
+class DataError(ValueError):
+    """The input data folder breaks the competition's layout."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split in memory: uint8 images (N, 100, 100, 3) RGB, ids, labels (-1: none)."""
+
+    images: np.ndarray
+    ids: np.ndarray
+    labels: np.ndarray
+
+
+def read_split_csv(csv_path: str | os.PathLike, labelled: bool) -> pd.DataFrame:
+    """Read and validate ``train.csv``/``validation.csv`` (labelled) or ``test.csv``.
+
+    Returns a frame with ``image_id`` (str) and, when labelled, ``label`` (int).
+    """
+    csv_path = Path(csv_path)
+    expected = ["image_id", "label"] if labelled else ["image_id"]
+    try:
+        frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{csv_path}: the file is empty (expected header {','.join(expected)})")
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{csv_path}: not a readable CSV file ({exc})") from exc
+    columns = [c.strip() for c in frame.columns]
+    if columns != expected:
+        raise DataError(
+            f"{csv_path}: header is {','.join(columns)!r}, expected {','.join(expected)!r}"
+        )
+    frame.columns = columns
+    if frame.empty:
+        raise DataError(f"{csv_path}: no rows below the header")
+    frame["image_id"] = frame["image_id"].str.strip()
+    for row, image_id in enumerate(frame["image_id"], start=2):  # row 1 is the header
+        _check_image_id(csv_path, row, image_id)
+    duplicated = frame["image_id"].duplicated(keep="first")
+    if duplicated.any():
+        row = int(np.flatnonzero(duplicated)[0]) + 2
+        raise DataError(
+            f"{csv_path}, row {row}: duplicate image_id {frame['image_id'].iloc[row - 2]!r}"
+        )
+    if labelled:
+        frame["label"] = [
+            _parse_label(csv_path, row, text) for row, text in enumerate(frame["label"], start=2)
+        ]
+    return frame
+
+
+def _check_image_id(csv_path: Path, row: int, image_id: str) -> None:
+    if not image_id:
+        raise DataError(f"{csv_path}, row {row}: empty image_id")
+    if (
+        "/" in image_id
+        or "\\" in image_id
+        or image_id in (".", "..")
+        or image_id.startswith("..")
+        or os.path.isabs(image_id)
+        or "\x00" in image_id
+    ):
+        raise DataError(
+            f"{csv_path}, row {row}: image_id {image_id!r} is not a plain file name "
+            "(path separators, '..' and absolute paths are rejected)"
+        )
+
+
+def _parse_label(csv_path: Path, row: int, text: str) -> int:
+    text = text.strip()
+    try:
+        label = int(text)
+    except ValueError:
+        raise DataError(
+            f"{csv_path}, row {row}: label {text!r} is not an integer in 0..{N_CLASSES - 1}"
+        ) from None
+    if not 0 <= label < N_CLASSES:
+        raise DataError(f"{csv_path}, row {row}: label {label} is outside 0..{N_CLASSES - 1}")
+    return label
+
+
+def read_image(path: Path, size: int = IMAGE_SIZE) -> tuple[np.ndarray, str | None]:
+    """Decode one image file as RGB uint8 ``size`` x ``size``.
+
+    Returns the image and a warning when it had to be converted (grayscale,
+    alpha channel, 16-bit depth, other size), or raises :class:`DataError`.
+    """
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except FileNotFoundError:
+        raise DataError(f"{path}: listed in the CSV but the file does not exist") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror})") from None
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise DataError(f"{path}: not a decodable image (truncated, empty or not an image file)")
+    notes = []
+    if image.dtype != np.uint8:
+        notes.append(f"{image.dtype} depth")
+        image = (image / (np.iinfo(image.dtype).max / 255.0)).round().astype(np.uint8)
+    if image.ndim == 2:
+        notes.append("grayscale")
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    elif image.shape[2] == 4:
+        notes.append("alpha channel dropped")
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+    elif image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    else:
+        raise DataError(f"{path}: unsupported image with {image.shape[2]} channels")
+    if image.shape[:2] != (size, size):
+        notes.append(f"{image.shape[1]}x{image.shape[0]} resized to {size}x{size}")
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    return image, ("converted to RGB: " + ", ".join(notes)) if notes else None
+
+
+def ingest_split(
+    csv_path: str | os.PathLike, image_dir: str | os.PathLike, labelled: bool
+) -> Split:
+    """Validate a split's CSV and every image it lists; return the images in memory."""
+    csv_path, image_dir = Path(csv_path), Path(image_dir)
+    if not image_dir.is_dir():
+        raise DataError(f"{image_dir}: image folder missing (listed by {csv_path})")
+    frame = read_split_csv(csv_path, labelled)
+    ids = frame["image_id"].to_numpy(dtype=str)
+    images = np.empty((len(ids), IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
+    converted = 0
+    for i, image_id in enumerate(ids):
+        image, note = read_image(image_dir / f"{image_id}.png")
+        images[i] = image
+        if note:
+            converted += 1
+            if converted <= 20:
+                log.warning("%s: %s", image_dir / f"{image_id}.png", note)
+    if converted > 20:
+        log.warning("%d images of %s were converted (first 20 listed)", converted, image_dir)
+    _report_unlisted(image_dir, set(ids), csv_path)
+    labels = frame["label"].to_numpy(dtype=np.int64) if labelled else np.full(len(ids), -1)
+    log.info("%s: %d images ingested from %s", csv_path.name, len(ids), image_dir)
+    return Split(images=images, ids=ids, labels=labels.astype(np.int64))
+
+
+def _report_unlisted(image_dir: Path, listed: set[str], csv_path: Path) -> None:
+    """Files in the folder that the CSV does not list are never used; say so."""
+    unlisted = sorted(
+        entry.name
+        for entry in os.scandir(image_dir)
+        if not (entry.name.endswith(".png") and entry.name[:-4] in listed)
+    )
+    if unlisted:
+        log.warning(
+            "%s: %d file(s) not listed in %s are ignored, e.g. %s",
+            image_dir,
+            len(unlisted),
+            csv_path.name,
+            ", ".join(unlisted[:5]),
+        )

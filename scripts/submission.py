@@ -1,0 +1,30 @@
+"""Snakemake entry point: the test-split submission of the best model on validation."""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from deepfake.evaluate import submission
+from deepfake.io import write_atomic
+from deepfake.smk import run
+
+
+def main(smk):
+    best = pd.read_csv(smk.input.summary).iloc[0]
+    model_dir = (best["model"], best["variant"])
+    proba_path = next(p for p in smk.input.test_proba if Path(p).parent.parts[-2:] == model_dir)
+    with np.load(smk.input.test) as arrays:
+        ids = arrays["ids"]
+    table = submission(ids, np.load(proba_path))
+    write_atomic(smk.output[0], lambda tmp: table.to_csv(tmp, index=False))
+    logging.info(
+        "submission from %s/%s (validation accuracy %.4f): %d rows",
+        *model_dir,
+        best["val_accuracy"],
+        len(table),
+    )
+
+
+if __name__ == "__main__":
+    run(main, snakemake)  # noqa: F821 (injected by Snakemake)

@@ -1,0 +1,15 @@
+"""Snakemake entry point: one row per model, best first."""
+
+from deepfake.evaluate import summarise, summary_row
+from deepfake.io import write_atomic
+from deepfake.smk import run
+
+
+def main(smk):
+    rows = [summary_row(m, r) for m, r in zip(smk.input.metrics, smk.input.reports, strict=True)]
+    table = summarise(rows)
+    write_atomic(smk.output[0], lambda tmp: table.to_csv(tmp, index=False, float_format="%.4f"))
+
+
+if __name__ == "__main__":
+    run(main, snakemake)  # noqa: F821 (injected by Snakemake)
