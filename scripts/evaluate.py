@@ -1,8 +1,9 @@
 """Snakemake entry point: per-class report and confusion matrices of one model."""
 
 import numpy as np
+
 from deepfake.evaluate import confusion, per_class_report
-from deepfake.io import write_atomic
+from deepfake.io import save_csv
 from deepfake.plots import confusion_figure, save
 from deepfake.smk import run
 
@@ -12,9 +13,7 @@ def main(smk):
     with np.load(smk.input.validation) as arrays:
         labels = arrays["labels"]
     report = per_class_report(labels, proba)
-    write_atomic(
-        smk.output.report, lambda tmp: report.to_csv(tmp, index=False, float_format="%.4f")
-    )
+    save_csv(smk.output.report, report)
     title = f"{smk.wildcards.model} {smk.wildcards.variant} (validation)"
     save(confusion_figure(confusion(labels, proba), title), smk.output.confusion)
 

@@ -3,8 +3,9 @@
 import logging
 
 import numpy as np
+
 from deepfake.features import pixel_features
-from deepfake.io import save_json, save_npy, write_atomic
+from deepfake.io import save_csv, save_json, save_npy
 from deepfake.knn import best_k, knn_grid, knn_proba
 from deepfake.smk import run
 
@@ -26,7 +27,7 @@ def main(smk):
     k = best_k(grid)
     logging.info("validation accuracy per k:\n%s", grid.to_string(index=False))
     test_proba = knn_proba(train_x, train_y, test_x, k, n_jobs=smk.threads)
-    write_atomic(smk.output.grid, lambda tmp: grid.to_csv(tmp, index=False))
+    save_csv(smk.output.grid, grid)
     save_npy(smk.output.val_proba, val_proba[k])
     save_npy(smk.output.test_proba, test_proba)
     features = smk.wildcards.features

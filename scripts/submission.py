@@ -5,8 +5,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from deepfake.evaluate import submission
-from deepfake.io import write_atomic
+from deepfake.io import save_csv
 from deepfake.smk import run
 
 
@@ -17,7 +18,7 @@ def main(smk):
     with np.load(smk.input.test) as arrays:
         ids = arrays["ids"]
     table = submission(ids, np.load(proba_path))
-    write_atomic(smk.output[0], lambda tmp: table.to_csv(tmp, index=False))
+    save_csv(smk.output[0], table)
     logging.info(
         "submission from %s/%s (validation accuracy %.4f): %d rows",
         *model_dir,

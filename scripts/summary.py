@@ -1,14 +1,14 @@
 """Snakemake entry point: one row per model, best first."""
 
 from deepfake.evaluate import summarise, summary_row
-from deepfake.io import write_atomic
+from deepfake.io import save_csv
 from deepfake.smk import run
 
 
 def main(smk):
     rows = [summary_row(m, r) for m, r in zip(smk.input.metrics, smk.input.reports, strict=True)]
     table = summarise(rows)
-    write_atomic(smk.output[0], lambda tmp: table.to_csv(tmp, index=False, float_format="%.4f"))
+    save_csv(smk.output[0], table)
 
 
 if __name__ == "__main__":

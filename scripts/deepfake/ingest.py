@@ -45,7 +45,9 @@ def read_split_csv(csv_path: str | os.PathLike, labelled: bool) -> pd.DataFrame:
     try:
         frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
-        raise DataError(f"{csv_path}: the file is empty (expected header {','.join(expected)})")
+        raise DataError(
+            f"{csv_path}: the file is empty (expected header {','.join(expected)})"
+        ) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"{csv_path}: not a readable CSV file ({exc})") from exc
     columns = [c.strip() for c in frame.columns]

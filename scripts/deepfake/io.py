@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 
 @contextmanager
@@ -50,6 +51,12 @@ def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
     write_atomic(path, lambda tmp: np.save(tmp, array))
+
+
+def save_csv(path: str | os.PathLike, frame: pd.DataFrame, **to_csv_args) -> None:
+    """Write a table without its index, floats to 4 decimals, atomically."""
+    args = {"index": False, "float_format": "%.4f"} | to_csv_args
+    write_atomic(path, lambda tmp: frame.to_csv(tmp, **args))
 
 
 def save_json(path: str | os.PathLike, obj: object) -> None:
