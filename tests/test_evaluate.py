@@ -1,0 +1,55 @@
+"""Reports, summary order and the submission table."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from deepfake.evaluate import confusion, per_class_report, submission, summarise, summary_row
+
+
+def onehot(labels):
+    return np.eye(5, dtype=np.float32)[labels]
+
+
+def test_per_class_report_and_confusion():
+    truth = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4, 4])
+    predicted = np.array([0, 0, 1, 2, 2, 2, 3, 3, 4, 0])
+    report = per_class_report(truth, onehot(predicted)).set_index("class")
+    assert report.loc["1", "recall"] == 0.5 and report.loc["2", "precision"] == pytest.approx(2 / 3)
+    assert report.loc["accuracy", "f1-score"] == pytest.approx(0.8)
+    counts = confusion(truth, onehot(predicted))
+    assert counts.trace() == 8 and counts[4, 0] == 1 and counts[1, 2] == 1
+
+
+def test_summary_row_and_order(tmp_path):
+    truth = np.repeat(np.arange(5), 4)
+    rows = []
+    for name, wrong in [("a", 6), ("b", 2), ("c", 2)]:
+        predicted = truth.copy()
+        predicted[:wrong] = (predicted[:wrong] + 1) % 5
+        metrics, report = tmp_path / f"{name}.json", tmp_path / f"{name}.csv"
+        accuracy = float(np.mean(predicted == truth))
+        metrics.write_text(json.dumps({"model": "knn", "variant": name, "features": name,
+                                       "val_accuracy": accuracy, "best_k": 3}))  # fmt: skip
+        per_class_report(truth, onehot(predicted)).to_csv(report, index=False)
+        rows.append(summary_row(metrics, report))
+    table = summarise(rows)
+    assert list(table["variant"]) == ["b", "c", "a"]  # accuracy first, then name on a tie
+    assert list(table.columns[:6]) == [
+        "model", "variant", "features", "val_accuracy", "macro_f1", "worst_class",
+    ]  # fmt: skip
+    assert table.loc[2, "worst_class"] == 0 and table.loc[2, "recall_0"] == 0.0
+    assert table.loc[0, "best_k"] == 3
+
+
+def test_submission_keeps_test_order_and_argmax():
+    ids = np.array(["z", "a", "m"])
+    proba = np.array([[0.1, 0.9, 0, 0, 0], [0, 0, 0, 0, 1], [0.6, 0.4, 0, 0, 0]])
+    table = submission(ids, proba)
+    assert table.columns.tolist() == ["image_id", "label"]
+    assert table["image_id"].tolist() == ["z", "a", "m"] and table["label"].tolist() == [1, 4, 0]
+    with pytest.raises(ValueError, match="3 test ids but 2"):
+        submission(ids, proba[:2])
