@@ -40,10 +40,14 @@ def models():
 
 
 def final_outputs():
+    hist = f"results/features/hsv{config['histogram_bins']}"
     return [
         "results/metrics/summary.csv",
         "results/submission.csv",
         *figures(),
+        # The features of every set, the augmented training set included, even
+        # where no configured model reads them.
+        *expand("{hist}/{set}.npy", hist=hist, set=SPLITS + ["train_aug"]),
     ]
 
 

@@ -1,0 +1,149 @@
+"""End to end: the real snakemake on a tiny demo and on real images; rerun behaviour."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import copy_workflow, load_config, planned_rules, snakemake
+
+from deepfake.split import stratified_layout
+
+pytestmark = pytest.mark.slow
+
+SPINE = {"knn", "evaluate", "summary", "submission"}
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """The tiny demo config run to completion once; tests read (never change) its results."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("demo"), load_config("tiny"))
+    snakemake(workdir)
+    return workdir
+
+
+def edited(workdir, **changes):
+    """Write config.yaml with nested changes, e.g. knn={"k": [3]}; return the original."""
+    path = workdir / "config.yaml"
+    original = path.read_text()
+    config = yaml.safe_load(original)
+    for section, value in changes.items():
+        config[section] = config[section] | value if isinstance(value, dict) else value
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return original
+
+
+def test_demo_run_writes_every_artefact(demo_run):
+    results = demo_run / "results"
+    for split in ("train", "validation", "test"):
+        with np.load(results / "arrays" / f"{split}.npz") as arrays:
+            assert arrays["images"].shape[1:] == (100, 100, 3)
+            assert arrays["images"].dtype == np.uint8
+    with np.load(results / "arrays" / "train_aug.npz") as arrays:
+        assert len(arrays["images"]) == 2 * 100  # one augmented copy each
+    for features in ("hsv16", "pixels"):
+        folder = results / "knn" / features
+        grid = pd.read_csv(folder / "grid.csv")
+        assert grid["k"].tolist() == [3, 5]
+        assert np.load(folder / "val_proba.npy").shape == (50, 5)
+        assert np.load(folder / "test_proba.npy").shape == (25, 5)
+        metrics = json.loads((folder / "metrics.json").read_text())
+        assert metrics["val_accuracy"] == grid["val_accuracy"].max()
+        assert (folder / "report.csv").exists() and (folder / "confusion.png").stat().st_size > 0
+    for features_set in ("train", "validation", "test", "train_aug"):
+        assert (results / "features" / "hsv16" / f"{features_set}.npy").exists()
+
+
+def test_summary_and_submission(demo_run):
+    summary = pd.read_csv(demo_run / "results" / "metrics" / "summary.csv")
+    assert set(summary["variant"]) == {"hsv16", "pixels"}
+    assert summary["val_accuracy"].is_monotonic_decreasing
+    submission = pd.read_csv(demo_run / "results" / "submission.csv")
+    test_ids = pd.read_csv(demo_run / "results" / "demo" / "test.csv")["image_id"]
+    assert submission.columns.tolist() == ["image_id", "label"]
+    assert submission["image_id"].tolist() == test_ids.tolist()
+    assert submission["label"].between(0, 4).all()
+    best = summary.iloc[0]
+    expected = np.load(demo_run / "results" / best["model"] / best["variant"] / "test_proba.npy")
+    assert submission["label"].tolist() == expected.argmax(1).tolist()
+
+
+def test_nothing_to_do_after_a_complete_run(demo_run):
+    assert planned_rules(demo_run) == {}
+
+
+def test_changing_the_k_grid_reruns_knn_and_dependants_only(demo_run):
+    original = edited(demo_run, knn={"k": [3, 7]})
+    try:
+        planned = planned_rules(demo_run)
+    finally:
+        (demo_run / "config.yaml").write_text(original)
+    assert set(planned) == SPINE and planned["knn"] == 2
+
+
+def test_changing_bins_reruns_histograms_and_hsv_knn_not_ingest_or_augment(demo_run):
+    original = edited(demo_run, histogram_bins=8)
+    try:
+        planned = planned_rules(demo_run)
+    finally:
+        (demo_run / "config.yaml").write_text(original)
+    assert set(planned) == SPINE | {"histograms"}
+    assert planned["histograms"] == 4 and planned["knn"] == 1  # hsv8 only; pixels unchanged
+
+
+def test_changing_augmentation_leaves_knn_alone(demo_run):
+    original = edited(demo_run, augment={"copies": 2})
+    try:
+        planned = planned_rules(demo_run)
+    finally:
+        (demo_run / "config.yaml").write_text(original)
+    assert set(planned) == {"augment", "histograms"}  # train_aug only; no CNN in this config
+    assert planned["histograms"] == 1
+
+
+def test_config_errors_name_the_key(tmp_path):
+    config = load_config("tiny")
+    config["knn"]["k"] = [3, "five"]
+    workdir = copy_workflow(tmp_path, config)
+    result = snakemake(workdir, "-n", check=False)
+    assert result.returncode != 0
+    assert "'five' is not of type 'integer'" in result.stderr + result.stdout
+    assert "knn" in result.stderr + result.stdout
+
+
+def test_real_images_histogram_knn_beats_chance(tmp_path, sample):
+    data = tmp_path / "data"
+    sizes = stratified_layout(sample, data, val_frac=0.2, per_class=200, seed=0)
+    assert sizes == {"train": 800, "validation": 200, "test": 200}
+    config = load_config("tiny") | {"data_dir": str(data)}
+    config["knn"]["k"] = [3, 5, 7, 9, 11]
+    workdir = copy_workflow(tmp_path / "wf", config)
+    snakemake(workdir)
+    summary = pd.read_csv(workdir / "results" / "metrics" / "summary.csv").set_index("variant")
+    print(summary[["val_accuracy", "macro_f1", "best_k"]])
+    assert summary.loc["hsv16", "val_accuracy"] > 0.5  # chance is 0.2; measured 0.6
+    assert summary.loc["hsv16", "val_accuracy"] > summary.loc["pixels", "val_accuracy"]
+    submission = pd.read_csv(workdir / "results" / "submission.csv")
+    assert len(submission) == 200 and submission["image_id"].is_unique
+
+
+def test_bad_input_fails_with_the_file_named_and_keeps_earlier_outputs(tmp_path, sample):
+    data = tmp_path / "data"
+    stratified_layout(sample, data, val_frac=0.5, per_class=10, seed=0)
+    config = load_config("tiny") | {"data_dir": str(data)}
+    workdir = copy_workflow(tmp_path / "wf", config)
+    snakemake(workdir, "results/arrays/train.npz")
+    kept = (workdir / "results" / "arrays" / "train.npz").read_bytes()
+    lines = (data / "validation.csv").read_text().splitlines()
+    lines[3] = lines[3].split(",")[0] + ",cat"
+    (data / "validation.csv").write_text("\n".join(lines) + "\n")
+    result = snakemake(workdir, check=False)
+    assert result.returncode != 0
+    log = (workdir / "logs" / "ingest" / "validation.log").read_text()
+    assert f"{data / 'validation.csv'}, row 4: label 'cat' is not an integer" in log
+    assert (workdir / "results" / "arrays" / "train.npz").read_bytes() == kept
+    assert not (workdir / "results" / "arrays" / "validation.npz").exists()
+    assert not list((workdir / "results" / "arrays").glob(".*"))  # no temporary leftovers
