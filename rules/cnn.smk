@@ -12,7 +12,7 @@ rule train_cnn:
         "logs/cnn/{variant}.log",
     benchmark:
         "benchmarks/cnn/{variant}.tsv"
-    threads: workflow.cores
+    threads: 8
     resources:
         mem_mb=lambda w, input: 3000 + 3 * input.size_mb,
         runtime=lambda w: 30 + 2 * cnn_params(w.variant)["epochs"],

@@ -10,7 +10,7 @@ rule knn:
         "logs/knn/{features}.log",
     benchmark:
         "benchmarks/knn/{features}.tsv"
-    threads: workflow.cores
+    threads: 4
     resources:
         mem_mb=lambda w, input: 2000 + 6 * input.size_mb,
         runtime=60,

@@ -13,7 +13,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO.parent / "shared" / "data" / "deepfake-train-sample"
-WORKFLOW_FILES = ["Snakefile", "rules", "scripts", "schemas", "report", "profiles"]
+WORKFLOW_FILES = ["Snakefile", "rules", "scripts", "schemas", "report", "profiles", "envs"]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
