@@ -1,6 +1,7 @@
 """Snakemake entry point: HSV histograms of one array file."""
 
 import numpy as np
+
 from deepfake.features import hsv_histograms
 from deepfake.io import save_npy
 from deepfake.smk import run
