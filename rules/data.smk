@@ -29,6 +29,7 @@ rule ingest:
         "logs/ingest/{split}.log",
     benchmark:
         "benchmarks/ingest/{split}.tsv"
+    threads: 2
     resources:
         mem_mb=2000,
         runtime=30,

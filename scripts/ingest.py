@@ -6,7 +6,9 @@ from deepfake.smk import run
 
 
 def main(smk):
-    split = ingest_split(smk.input.csv, smk.input.images, labelled=smk.params.labelled)
+    split = ingest_split(
+        smk.input.csv, smk.input.images, labelled=smk.params.labelled, threads=smk.threads
+    )
     save_arrays(smk.output[0], images=split.images, ids=split.ids, labels=split.labels)
 
 

@@ -51,20 +51,24 @@ def test_test_split_has_no_labels(tmp_path, real_images):
     assert list(split.labels) == [-1]
 
 
-def expect_error(csv, folder, *fragments, labelled=True):
+def expect_error(csv, folder, *fragments, labelled=True, threads=1):
     with pytest.raises(DataError) as info:
-        ingest_split(csv, folder, labelled=labelled)
+        ingest_split(csv, folder, labelled=labelled, threads=threads)
     message = str(info.value)
     for fragment in fragments:
         assert fragment in message, message
     return message
 
 
-def test_truncated_png(split_dir):
+@pytest.mark.parametrize("threads", [1, 3])
+def test_truncated_png_first_in_csv_order_is_named(split_dir, threads):
     csv, folder = split_dir
-    victim = sorted(folder.iterdir())[1]
-    victim.write_bytes(victim.read_bytes()[:300])
-    expect_error(csv, folder, str(victim), "not a decodable image")
+    ids = [line.split(",")[0] for line in csv.read_text().splitlines()[1:]]
+    first, later = folder / f"{ids[1]}.png", folder / f"{ids[3]}.png"
+    for victim in (first, later):
+        victim.write_bytes(victim.read_bytes()[:300])
+    message = expect_error(csv, folder, str(first), "not a decodable image", threads=threads)
+    assert str(later) not in message
 
 
 def test_non_image_file(split_dir):

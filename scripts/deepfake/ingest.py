@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,25 +141,30 @@ def read_image(path: Path, size: int = IMAGE_SIZE) -> tuple[np.ndarray, str | No
 
 
 def ingest_split(
-    csv_path: str | os.PathLike, image_dir: str | os.PathLike, labelled: bool
+    csv_path: str | os.PathLike, image_dir: str | os.PathLike, labelled: bool, threads: int = 1
 ) -> Split:
-    """Validate a split's CSV and every image it lists; return the images in memory."""
+    """Validate a split's CSV and every image it lists; return the images in memory.
+
+    Images are decoded by ``threads`` threads (OpenCV releases the GIL while
+    decoding); a fault is reported for the first bad file in CSV order.
+    """
     csv_path, image_dir = Path(csv_path), Path(image_dir)
     if not image_dir.is_dir():
         raise DataError(f"{image_dir}: image folder missing (listed by {csv_path})")
     frame = read_split_csv(csv_path, labelled)
     ids = frame["image_id"].to_numpy(dtype=str)
     images = np.empty((len(ids), IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
-    converted = 0
-    for i, image_id in enumerate(ids):
-        image, note = read_image(image_dir / f"{image_id}.png")
-        images[i] = image
-        if note:
-            converted += 1
-            if converted <= 20:
-                log.warning("%s: %s", image_dir / f"{image_id}.png", note)
-    if converted > 20:
-        log.warning("%d images of %s were converted (first 20 listed)", converted, image_dir)
+    paths = [image_dir / f"{image_id}.png" for image_id in ids]
+    warnings = []
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for i, (image, note) in enumerate(pool.map(read_image, paths)):
+            images[i] = image
+            if note:
+                warnings.append(f"{paths[i]}: {note}")
+    for warning in warnings[:20]:
+        log.warning(warning)
+    if len(warnings) > 20:
+        log.warning("%d images of %s were converted (first 20 listed)", len(warnings), image_dir)
     _report_unlisted(image_dir, set(ids), csv_path)
     labels = frame["label"].to_numpy(dtype=np.int64) if labelled else np.full(len(ids), -1)
     log.info("%s: %d images ingested from %s", csv_path.name, len(ids), image_dir)
