@@ -12,6 +12,8 @@ rule train_cnn:
         "logs/cnn/{variant}.log",
     benchmark:
         "benchmarks/cnn/{variant}.tsv"
+    conda:
+        f"../envs/cnn-{config['cnn']['environment']}.yaml"
     threads: 8
     resources:
         mem_mb=lambda w, input: 3000 + 3 * input.size_mb,

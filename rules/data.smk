@@ -10,6 +10,8 @@ rule demo_data:
         "logs/demo_data.log",
     benchmark:
         "benchmarks/demo_data.tsv"
+    conda:
+        "../envs/data.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
@@ -29,6 +31,8 @@ rule ingest:
         "logs/ingest/{split}.log",
     benchmark:
         "benchmarks/ingest/{split}.tsv"
+    conda:
+        "../envs/data.yaml"
     threads: 2
     resources:
         mem_mb=2000,
@@ -48,6 +52,8 @@ rule augment:
         "logs/augment.log",
     benchmark:
         "benchmarks/augment.tsv"
+    conda:
+        "../envs/data.yaml"
     resources:
         mem_mb=lambda w, input: 1000
         + 3 * (1 + config["augment"]["copies"]) * input.size_mb,

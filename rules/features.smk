@@ -7,6 +7,8 @@ rule histograms:
         "logs/histograms/hsv{bins}_{set}.log",
     benchmark:
         "benchmarks/histograms/hsv{bins}_{set}.tsv"
+    conda:
+        "../envs/data.yaml"
     resources:
         mem_mb=lambda w, input: 1000 + 2 * input.size_mb,
         runtime=20,

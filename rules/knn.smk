@@ -10,6 +10,8 @@ rule knn:
         "logs/knn/{features}.log",
     benchmark:
         "benchmarks/knn/{features}.tsv"
+    conda:
+        "../envs/knn.yaml"
     threads: 4
     resources:
         mem_mb=lambda w, input: 2000 + 6 * input.size_mb,

@@ -12,6 +12,8 @@ rule evaluate:
         ),
     log:
         "logs/evaluate/{model}_{variant}.log",
+    conda:
+        "../envs/knn.yaml"
     script:
         "../scripts/evaluate.py"
 
@@ -28,6 +30,8 @@ rule summary:
         ),
     log:
         "logs/summary.log",
+    conda:
+        "../envs/knn.yaml"
     script:
         "../scripts/summary.py"
 
@@ -41,5 +45,7 @@ rule submission:
         "results/submission.csv",
     log:
         "logs/submission.log",
+    conda:
+        "../envs/knn.yaml"
     script:
         "../scripts/submission.py"

@@ -1,0 +1,72 @@
+"""The conda environments (envs/*.yaml, for --sdm conda) agree with the pinned requirements."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+REPO = Path(__file__).resolve().parents[1]
+ENVS = sorted((REPO / "envs").glob("*.yaml"))
+# Only the GPU environment's accelerator stack is not in requirements.txt.
+ENV_ONLY = {"jax"}
+# The workflow engine and its config tools run outside the rules' environments.
+DRIVER_ONLY = {"snakemake", "snakemake-executor-plugin-slurm", "jsonschema", "pyyaml"}
+
+
+def pinned() -> dict[str, Requirement]:
+    lines = (REPO / "requirements.txt").read_text().splitlines()
+    requirements = [Requirement(line) for line in lines if line and not line.startswith("#")]
+    return {canonicalize_name(r.name): r for r in requirements}
+
+
+def pip_requirements(env_file: Path) -> list[Requirement]:
+    spec = yaml.safe_load(env_file.read_text())
+    pip = [d["pip"] for d in spec["dependencies"] if isinstance(d, dict) and "pip" in d]
+    return [Requirement(line) for line in pip[0]] if pip else []
+
+
+def test_every_rule_family_has_an_environment():
+    assert {e.stem for e in ENVS} == {"data", "knn", "cnn-cpu", "cnn-gpu"}
+
+
+@pytest.mark.parametrize("env_file", ENVS, ids=lambda p: p.stem)
+def test_environment_pins_match_requirements(env_file):
+    spec = yaml.safe_load(env_file.read_text())
+    python = [d for d in spec["dependencies"] if isinstance(d, str) and d.startswith("python")]
+    assert python == ["python=3.11"]  # the version CI tests
+    requirements = pinned()
+    for requirement in pip_requirements(env_file):
+        name = canonicalize_name(requirement.name)
+        if name in ENV_ONLY:
+            continue
+        assert name in requirements, f"{env_file.name}: {name} is not in requirements.txt"
+        assert requirement.specifier == requirements[name].specifier, (
+            f"{env_file.name}: {name}{requirement.specifier} but requirements.txt pins "
+            f"{requirements[name].specifier}"
+        )
+
+
+def test_environments_cover_every_runtime_requirement():
+    listed = {canonicalize_name(r.name) for env in ENVS for r in pip_requirements(env)}
+    assert set(pinned()) - DRIVER_ONLY <= listed
+
+
+def test_rules_name_existing_environments():
+    for rule_file in (REPO / "rules").glob("*.smk"):
+        for env in re.findall(r'"\.\./envs/([\w-]+)\.yaml"', rule_file.read_text()):
+            assert (REPO / "envs" / f"{env}.yaml").exists(), f"{rule_file.name}: {env}"
+    cnn_rule = (REPO / "rules" / "cnn.smk").read_text()
+    assert "envs/cnn-{config['cnn']['environment']}.yaml" in cnn_rule
+
+
+def test_gpu_environment_selects_the_jax_backend():
+    spec = yaml.safe_load((REPO / "envs" / "cnn-gpu.yaml").read_text())
+    assert spec["variables"]["KERAS_BACKEND"] == "jax"
+    assert any(
+        canonicalize_name(r.name) == "jax" for r in pip_requirements(REPO / "envs" / "cnn-gpu.yaml")
+    )
