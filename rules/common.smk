@@ -13,6 +13,7 @@ wildcard_constraints:
     features=r"hsv\d+|pixels",
     model="knn|cnn",
     variant=r"[A-Za-z0-9_]+",
+    group=r"[a-z_]+",
 
 
 def data_dir():
@@ -62,9 +63,27 @@ def knn_inputs(wildcards):
     }
 
 
+def ablation_groups():
+    """Variants drawn together: for each setting that some variant overrides, the
+    baseline and every variant overriding it (e.g. bins: baseline, bins8, bins24)."""
+    variants = config["cnn"]["variants"]
+    groups = {}
+    for name, overrides in variants.items():
+        for key in overrides:
+            groups.setdefault(key, ["baseline"] if "baseline" in variants else [])
+            groups[key].append(name)
+    return groups
+
+
 def figures():
     """Figures collected by rule all (and by `snakemake --report`)."""
-    return expand("results/{m}/confusion.png", m=models())
+    return [
+        *expand("results/{m}/confusion.png", m=models()),
+        *expand("results/figures/curves_{group}.png", group=ablation_groups()),
+        "results/figures/confusion_best.png",
+        "results/figures/class_histograms.png",
+        "results/figures/samples.png",
+    ]
 
 
 def cnn_inputs(wildcards):

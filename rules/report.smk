@@ -49,3 +49,80 @@ rule submission:
         "../envs/knn.yaml"
     script:
         "../scripts/submission.py"
+
+
+rule learning_curves:
+    input:
+        lambda w: expand("results/cnn/{v}/history.csv", v=ablation_groups()[w.group]),
+    output:
+        report(
+            "results/figures/curves_{group}.png",
+            caption="../report/curves.rst",
+            category="CNN learning curves",
+            labels={"setting": "{group}"},
+        ),
+    log:
+        "logs/figures/curves_{group}.log",
+    conda:
+        "../envs/knn.yaml"
+    params:
+        variants=lambda w: ablation_groups()[w.group],
+    script:
+        "../scripts/plot_curves.py"
+
+
+rule best_confusions:
+    input:
+        summary="results/metrics/summary.csv",
+        validation="results/arrays/validation.npz",
+        val_proba=expand("results/{m}/val_proba.npy", m=models()),
+    output:
+        report(
+            "results/figures/confusion_best.png",
+            caption="../report/confusion_best.rst",
+            category="Confusion matrices",
+            labels={"model": "best of each family", "variant": "-"},
+        ),
+    log:
+        "logs/figures/confusion_best.log",
+    conda:
+        "../envs/knn.yaml"
+    script:
+        "../scripts/plot_best_confusions.py"
+
+
+rule class_histograms:
+    input:
+        hist=f"results/features/hsv{config['histogram_bins']}/train.npy",
+        train="results/arrays/train.npz",
+    output:
+        report(
+            "results/figures/class_histograms.png",
+            caption="../report/class_histograms.rst",
+            category="Data",
+        ),
+    log:
+        "logs/figures/class_histograms.log",
+    conda:
+        "../envs/knn.yaml"
+    params:
+        bins=config["histogram_bins"],
+    script:
+        "../scripts/plot_class_histograms.py"
+
+
+rule sample_grid:
+    input:
+        "results/arrays/train.npz",
+    output:
+        report(
+            "results/figures/samples.png",
+            caption="../report/samples.rst",
+            category="Data",
+        ),
+    log:
+        "logs/figures/samples.log",
+    conda:
+        "../envs/knn.yaml"
+    script:
+        "../scripts/plot_samples.py"

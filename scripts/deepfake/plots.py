@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from deepfake import N_CLASSES  # noqa: E402
 
@@ -15,9 +16,14 @@ CLASS_NAMES = [f"class {c}" for c in range(N_CLASSES)]
 
 def confusion_figure(counts: np.ndarray, title: str) -> plt.Figure:
     """Counts and row-normalised confusion matrices side by side."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), constrained_layout=True)
+    _confusion_panels(fig, axes, counts, title)
+    return fig
+
+
+def _confusion_panels(fig: plt.Figure, axes, counts: np.ndarray, title: str) -> None:
     rows = counts.sum(axis=1, keepdims=True)
     normalised = np.divide(counts, rows, out=np.zeros(counts.shape, float), where=rows > 0)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), constrained_layout=True)
     panels = [(counts, "counts", "d"), (normalised, "share of the true class", ".2f")]
     for ax, (matrix, label, fmt) in zip(axes, panels, strict=True):
         image = ax.imshow(matrix, cmap="Blues", vmin=0)
@@ -33,7 +39,6 @@ def confusion_figure(counts: np.ndarray, title: str) -> plt.Figure:
         for (i, j), value in np.ndenumerate(matrix):
             colour = "white" if value > threshold else "black"
             ax.text(j, i, format(value, fmt), ha="center", va="center", color=colour, fontsize=8)
-    return fig
 
 
 def save(fig: plt.Figure, path) -> None:
@@ -42,3 +47,58 @@ def save(fig: plt.Figure, path) -> None:
 
     write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110))
     plt.close(fig)
+
+
+def learning_curves(histories: dict[str, pd.DataFrame], title: str) -> plt.Figure:
+    """Validation accuracy and loss per epoch, one line per variant."""
+    fig, (acc, loss) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    for name, history in histories.items():
+        epochs = history["epoch"] + 1
+        acc.plot(epochs, history["val_accuracy"], marker=".", label=name)
+        loss.plot(epochs, history["val_loss"], marker=".", label=name)
+    acc.set(xlabel="epoch", ylabel="validation accuracy", title=f"{title}: validation accuracy")
+    loss.set(xlabel="epoch", ylabel="validation loss", title=f"{title}: validation loss")
+    for ax in (acc, loss):
+        ax.grid(alpha=0.3)
+        ax.legend(title="variant")
+    return fig
+
+
+def best_confusions(panels: dict[str, np.ndarray]) -> plt.Figure:
+    """Counts and row-normalised confusion matrices, one row of panels per model."""
+    fig, axes = plt.subplots(len(panels), 2, figsize=(11, 4.6 * len(panels)), squeeze=False,
+                             constrained_layout=True)  # fmt: skip
+    for row, (title, counts) in zip(axes, panels.items(), strict=True):
+        _confusion_panels(fig, row, counts, title)
+    return fig
+
+
+def class_histograms(hist: np.ndarray, labels: np.ndarray, bins: int) -> plt.Figure:
+    """Mean HSV histogram of each class: one panel per channel."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
+    tops = (180, 256, 256)
+    for channel, (ax, name, top) in enumerate(zip(axes, ("hue", "saturation", "value"), tops,
+                                                  strict=True)):  # fmt: skip
+        centres = (np.arange(bins) + 0.5) * top / bins
+        for c in range(N_CLASSES):
+            mean = hist[labels == c, channel * bins : (channel + 1) * bins].mean(axis=0)
+            ax.plot(centres, mean, marker=".", label=CLASS_NAMES[c])
+        ax.set(xlabel=f"{name} (OpenCV 8-bit scale, 0..{top - 1})", ylabel="mean share of pixels",
+               title=f"{name}, {bins} bins")  # fmt: skip
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    return fig
+
+
+def sample_grid(images: np.ndarray, labels: np.ndarray, per_class: int = 8) -> plt.Figure:
+    """The first ``per_class`` training images of each class, one row per class."""
+    fig, axes = plt.subplots(N_CLASSES, per_class, figsize=(1.4 * per_class, 1.5 * N_CLASSES),
+                             constrained_layout=True)  # fmt: skip
+    for c, row in enumerate(axes):
+        picks = np.flatnonzero(labels == c)[:per_class]
+        for ax, index in zip(row, [*picks, *[None] * per_class], strict=False):
+            ax.axis("off")
+            if index is not None:
+                ax.imshow(images[index])
+        row[0].set_title(CLASS_NAMES[c], loc="left", fontsize=9)
+    return fig

@@ -1,0 +1,16 @@
+"""Snakemake entry point: mean HSV histogram of each class on the training split."""
+
+import numpy as np
+
+from deepfake.plots import class_histograms, save
+from deepfake.smk import run
+
+
+def main(smk):
+    with np.load(smk.input.train) as arrays:
+        labels = arrays["labels"]
+    save(class_histograms(np.load(smk.input.hist), labels, smk.params.bins), smk.output[0])
+
+
+if __name__ == "__main__":
+    run(main, snakemake)  # noqa: F821 (injected by Snakemake)
