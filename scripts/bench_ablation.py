@@ -1,0 +1,89 @@
+"""Measure the CNN variants of a config on a data folder, outside Snakemake.
+
+    python scripts/bench_ablation.py prepare DATA OUT [--config config.paper.yaml]
+    python scripts/bench_ablation.py train OUT VARIANT [--config ...] [--epochs N]
+
+`prepare` runs the workflow's own ingest, augmentation and histogram functions
+once and stores the arrays in OUT; `train` trains one variant on them (so the
+variants can run as parallel processes on one GPU) and writes
+OUT/<variant>/metrics.json and history.csv. Used for the figures in the README
+where no Snakemake is installed (a GPU node with JAX only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+REPO = Path(__file__).resolve().parents[1]
+
+
+def variant_params(config: dict, variant: str) -> dict:
+    base = {"bins": config["histogram_bins"]} | config["cnn"]["base"]
+    return base | config["cnn"]["variants"][variant]
+
+
+def prepare(data: Path, out: Path, config: dict) -> None:
+    from deepfake.augment import AugmentParams, augment_split
+    from deepfake.features import hsv_histograms
+    from deepfake.ingest import ingest_split
+    from deepfake.io import save_arrays
+
+    bins = sorted({variant_params(config, v)["bins"] for v in config["cnn"]["variants"]})
+    threads = os.cpu_count() or 1
+    train = ingest_split(data / "train.csv", data / "train", True, threads=threads)
+    val = ingest_split(data / "validation.csv", data / "validation", True, threads=threads)
+    augmented = augment_split(train.images, train.ids, train.labels,
+                              AugmentParams(**config["augment"]))  # fmt: skip
+    for name, images, labels in [
+        ("train", augmented["images"], augmented["labels"]),
+        ("validation", val.images, val.labels),
+    ]:
+        hists = {f"hist{b}": hsv_histograms(images, b) for b in bins}
+        save_arrays(out / f"{name}.npz", image=images, label=labels, **hists)
+        logging.info("%s: %d images, bins %s", name, len(images), bins)
+
+
+def train(out: Path, variant: str, config: dict, epochs: int | None) -> None:
+    from deepfake.backend import configure
+
+    configure(threads=None, deterministic=False)
+    from deepfake.io import load_arrays, save_json
+    from deepfake.train import train_cnn
+
+    params = variant_params(config, variant) | ({"epochs": epochs} if epochs else {})
+    splits = {}
+    for name in ("train", "validation"):
+        arrays = load_arrays(out / f"{name}.npz")
+        splits[name] = {"image": arrays["image"], "label": arrays["label"],
+                        "hist": arrays[f"hist{params['bins']}"]}  # fmt: skip
+    result = train_cnn(splits["train"], splits["validation"], params, out / variant,
+                       out / "work" / variant)  # fmt: skip
+    save_json(out / variant / "metrics.json", {"variant": variant, **result.summary})
+    print(json.dumps({"variant": variant, **result.summary}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("step", choices=["prepare", "train"])
+    parser.add_argument("paths", nargs=2, help="prepare: DATA OUT; train: OUT VARIANT")
+    parser.add_argument("--config", type=Path, default=REPO / "config.paper.yaml")
+    parser.add_argument("--epochs", type=int, default=None)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    config = yaml.safe_load(args.config.read_text())
+    if args.step == "prepare":
+        prepare(Path(args.paths[0]), Path(args.paths[1]), config)
+    else:
+        train(Path(args.paths[0]), args.paths[1], config, args.epochs)
+
+
+if __name__ == "__main__":
+    main()
