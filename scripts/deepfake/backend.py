@@ -1,0 +1,117 @@
+"""Keras backend set-up that must happen before ``import keras``.
+
+Thread pools and determinism switches of TensorFlow, JAX and PyTorch are read
+from the environment when the framework starts, so :func:`configure` sets the
+environment first and only then imports keras (and, for the TensorFlow backend,
+applies the same settings through ``tf.config`` in case the runtime honours them
+better that way). Nothing here imports keras at module level.
+
+The mixed precision policy is applied per model build with
+:func:`dtype_policy`, so that one process can build float32 and mixed models
+(the tests do) without a global setting leaking from one to the next.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+log = logging.getLogger(__name__)
+
+MIXED_POLICY = "mixed_bfloat16"
+
+
+def _append_flag(var: str, flag: str) -> None:
+    current = os.environ.get(var, "")
+    if flag.split("=")[0] not in current:
+        os.environ[var] = f"{current} {flag}".strip()
+
+
+def configure(
+    threads: int | None = None,
+    deterministic: bool = True,
+    backend: str | None = None,
+) -> str:
+    """Prepare the environment, import keras and return the backend's name.
+
+    threads: CPU threads for the framework's thread pools (None: leave as is).
+    deterministic: ask for deterministic kernels (same seed, same machine, same
+        result); on the CPU this costs nothing measurable, on GPUs a little.
+    backend: ``KERAS_BACKEND`` to use (None: the environment's, default
+        tensorflow). Ignored, with a warning, when keras is already imported.
+    """
+    if backend:
+        if "keras" in sys.modules and os.environ.get("KERAS_BACKEND", backend) != backend:
+            log.warning("keras already imported; cannot switch its backend to %s", backend)
+        else:
+            os.environ["KERAS_BACKEND"] = backend
+    # Keep TensorFlow's C++ INFO lines (oneDNN notices, CPU feature guard) out of logs.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    if threads is not None:
+        threads = max(1, int(threads))
+        for var in (
+            "OMP_NUM_THREADS",
+            "OPENBLAS_NUM_THREADS",
+            "MKL_NUM_THREADS",
+            "TF_NUM_INTRAOP_THREADS",
+        ):
+            os.environ[var] = str(threads)
+        # Independent ops (the input pipeline's, the optimizer's) may overlap,
+        # but no more than the cores there are.
+        os.environ["TF_NUM_INTEROP_THREADS"] = str(min(2, threads))
+    if deterministic:
+        os.environ["TF_DETERMINISTIC_OPS"] = "1"
+        os.environ["TF_CUDNN_DETERMINISTIC"] = "1"
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # torch on CUDA
+        _append_flag("XLA_FLAGS", "--xla_gpu_deterministic_ops=true")  # jax on GPU
+
+    import keras
+
+    name = keras.backend.backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        if threads is not None:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+            except RuntimeError:  # the runtime already started: the env vars stand
+                pass
+        if deterministic:
+            tf.config.experimental.enable_op_determinism()
+    elif name == "torch":
+        import torch
+
+        if threads is not None:
+            torch.set_num_threads(threads)
+        if deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+    log.info(
+        "keras %s, backend %s, threads %s, deterministic %s",
+        keras.__version__,
+        name,
+        threads if threads is not None else "default",
+        deterministic,
+    )
+    return name
+
+
+@contextmanager
+def dtype_policy(mixed_precision: bool) -> Iterator[str]:
+    """Build layers under ``mixed_bfloat16`` (or float32), then restore the policy.
+
+    Layers take the global policy when they are created and keep it (it is also
+    saved with the model), so the policy only needs to be set while building.
+    """
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    name = MIXED_POLICY if mixed_precision else "float32"
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield name
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
