@@ -53,7 +53,7 @@ def learning_curves(histories: dict[str, pd.DataFrame], title: str) -> plt.Figur
     """Validation accuracy and loss per epoch, one line per variant."""
     fig, (acc, loss) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     for name, history in histories.items():
-        epochs = history["epoch"] + 1
+        epochs = history["epoch"]  # 1-based
         acc.plot(epochs, history["val_accuracy"], marker=".", label=name)
         loss.plot(epochs, history["val_loss"], marker=".", label=name)
     acc.set(xlabel="epoch", ylabel="validation accuracy", title=f"{title}: validation accuracy")
