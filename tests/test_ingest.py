@@ -176,10 +176,12 @@ def test_rgba_grayscale_and_64px_images_are_converted_with_a_warning(split_dir, 
 def test_unlisted_files_are_ignored_with_a_warning(split_dir, caplog):
     csv, folder = split_dir
     (folder / "stray.png").write_bytes(b"junk")
+    (folder / ".snakemake_timestamp").write_text("")
     with caplog.at_level("WARNING"):
         split = ingest_split(csv, folder, labelled=True)
     assert len(split.ids) == 5
-    assert "stray.png" in caplog.text and "not listed" in caplog.text
+    assert "1 file(s) not listed" in caplog.text and "stray.png" in caplog.text
+    assert ".snakemake_timestamp" not in caplog.text
 
 
 def test_read_split_csv_strips_spaces(tmp_path):

@@ -176,7 +176,8 @@ def _report_unlisted(image_dir: Path, listed: set[str], csv_path: Path) -> None:
     unlisted = sorted(
         entry.name
         for entry in os.scandir(image_dir)
-        if not (entry.name.endswith(".png") and entry.name[:-4] in listed)
+        if not entry.name.startswith(".")  # hidden files (Snakemake's markers) are no data
+        and not (entry.name.endswith(".png") and entry.name[:-4] in listed)
     )
     if unlisted:
         log.warning(
