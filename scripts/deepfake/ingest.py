@@ -111,33 +111,40 @@ def read_image(path: Path, size: int = IMAGE_SIZE) -> tuple[np.ndarray, str | No
     Returns the image and a warning when it had to be converted (grayscale,
     alpha channel, 16-bit depth, other size), or raises :class:`DataError`.
     """
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except FileNotFoundError:
-        raise DataError(f"{path}: listed in the CSV but the file does not exist") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot be read ({exc.strerror})") from None
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    image, note = read_bgr(path, size)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), note
+
+
+def read_bgr(path: Path, size: int = IMAGE_SIZE) -> tuple[np.ndarray, str | None]:
+    """:func:`read_image` in OpenCV's BGR order (ingest converts whole arrays at once)."""
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
-        raise DataError(f"{path}: not a decodable image (truncated, empty or not an image file)")
+        raise DataError(_unreadable(path))
     notes = []
     if image.dtype != np.uint8:
         notes.append(f"{image.dtype} depth")
         image = (image / (np.iinfo(image.dtype).max / 255.0)).round().astype(np.uint8)
     if image.ndim == 2:
         notes.append("grayscale")
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     elif image.shape[2] == 4:
         notes.append("alpha channel dropped")
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
-    elif image.shape[2] == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    else:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    elif image.shape[2] != 3:
         raise DataError(f"{path}: unsupported image with {image.shape[2]} channels")
     if image.shape[:2] != (size, size):
         notes.append(f"{image.shape[1]}x{image.shape[0]} resized to {size}x{size}")
         image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     return image, ("converted to RGB: " + ", ".join(notes)) if notes else None
+
+
+def _unreadable(path: Path) -> str:
+    """Why OpenCV could not read ``path`` (it only says None)."""
+    if not path.exists():
+        return f"{path}: listed in the CSV but the file does not exist"
+    if not os.access(path, os.R_OK):
+        return f"{path}: cannot be read (permission denied)"
+    return f"{path}: not a decodable image (truncated, empty or not an image file)"
 
 
 def ingest_split(
@@ -157,10 +164,13 @@ def ingest_split(
     paths = [image_dir / f"{image_id}.png" for image_id in ids]
     warnings = []
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for i, (image, note) in enumerate(pool.map(read_image, paths)):
+        decoded = pool.map(read_bgr, paths) if threads > 1 else map(read_bgr, paths)
+        for i, (image, note) in enumerate(decoded):
             images[i] = image
             if note:
                 warnings.append(f"{paths[i]}: {note}")
+    flat = images.reshape(-1, IMAGE_SIZE, 3)  # one conversion for the whole split
+    cv2.cvtColor(flat, cv2.COLOR_BGR2RGB, dst=flat)
     for warning in warnings[:20]:
         log.warning(warning)
     if len(warnings) > 20:
