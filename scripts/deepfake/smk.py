@@ -27,8 +27,7 @@ def run(main: Callable[[object], None], smk: object) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
         os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
-        # Appending keeps the epochs a killed training job logged before it resumes.
-        handlers.append(logging.FileHandler(log_path, mode="a"))
+        handlers.append(logging.FileHandler(log_path, mode="w"))
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
