@@ -131,6 +131,26 @@ RERUNS = {
         | dict.fromkeys(DOWNSTREAM),
     ),
     "cnn.environment": (lambda c: c["cnn"].update(environment="gpu"), {}),
+    "knn.features": (  # dropping a feature set only re-summarises
+        lambda c: c["knn"].update(features=["hsv"]),
+        {"summary": 1, "submission": 1, "best_confusions": 1},
+    ),
+    "demo.seed": (  # new demo data: every stage
+        lambda c: c["demo"].update(seed=4),
+        {
+            "demo_data": 1,
+            "ingest": 3,
+            "augment": 1,
+            "histograms": 10,
+            "knn": 2,
+            "train_cnn": 6,
+            "evaluate": 8,
+            "learning_curves": 4,
+            "class_histograms": 1,
+            "sample_grid": 1,
+        }
+        | dict.fromkeys(DOWNSTREAM),
+    ),  # fmt: skip
 }
 
 

@@ -14,7 +14,7 @@ from deepfake.split import stratified_layout
 
 pytestmark = pytest.mark.slow
 
-SPINE = {"knn", "evaluate", "summary", "submission"}
+SPINE = {"knn", "evaluate", "summary", "submission", "best_confusions"}
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_changing_bins_reruns_histograms_and_hsv_knn_not_ingest_or_augment(demo_
         planned = planned_rules(demo_run)
     finally:
         (demo_run / "config.yaml").write_text(original)
-    assert set(planned) == SPINE | {"histograms"}
+    assert set(planned) == SPINE | {"histograms", "class_histograms"}
     assert planned["histograms"] == 4 and planned["knn"] == 1  # hsv8 only; pixels unchanged
 
 
