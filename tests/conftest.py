@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -53,11 +54,13 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     return result
 
 
-def planned_rules(workdir: Path, *args: str) -> dict[str, int]:
-    """Jobs per rule that a dry run would schedule (empty: nothing to do)."""
-    out = snakemake(workdir, "-n", "--quiet", "rules", *args).stdout
+def job_stats(output: str) -> dict[str, int]:
+    """Jobs per rule in the first "Job stats" table of snakemake's output; ``all`` left out."""
     counts: dict[str, int] = {}
-    for line in out.splitlines():  # the first "Job stats" table; it is printed twice
+    lines = output.splitlines()
+    if "Job stats:" not in lines:
+        return counts
+    for line in lines[lines.index("Job stats:") + 1 :]:
         parts = line.split()
         if parts[:1] == ["total"]:
             break
@@ -65,6 +68,45 @@ def planned_rules(workdir: Path, *args: str) -> dict[str, int]:
             counts[parts[0]] = int(parts[1])
     counts.pop("all", None)
     return counts
+
+
+def planned_rules(workdir: Path, *args: str) -> dict[str, int]:
+    """Jobs per rule that a dry run would schedule (empty: nothing to do)."""
+    return job_stats(snakemake(workdir, "-n", "--quiet", "rules", *args).stdout)
+
+
+# A CNN small enough to train in seconds, for the training and backend tests.
+TINY_TRAIN_PARAMS = {
+    "bins": 4,
+    "filters": [4, 6, 8, 8, 12],
+    "hist_units": 8,
+    "dense_units": 16,
+    "dropout": 0.3,
+    "head": "gap",
+    "schedule": "plateau",
+    "learning_rate": 0.003,
+    "weight_decay": 1e-4,
+    "batch_size": 32,
+    "epochs": 6,
+    "plateau_patience": 1,
+    "plateau_factor": 0.5,
+    "early_stopping_patience": 10,
+    "mixed_precision": False,
+    "jit_compile": False,
+    "seed": 3,
+}
+COLOURS = np.array([[200, 60, 60], [60, 200, 60], [60, 60, 200], [200, 200, 60], [60, 200, 200]])
+
+
+def separable(n: int, seed: int, n_hist: int = 12) -> dict[str, np.ndarray]:
+    """Separable classes: a class colour under heavy noise, and a histogram bump."""
+    rng = np.random.default_rng(seed)
+    label = rng.integers(0, 5, n)
+    noise = rng.normal(0, 50, (n, 100, 100, 3))
+    image = np.clip(COLOURS[label][:, None, None, :] + noise, 0, 255).astype(np.uint8)
+    hist = rng.random((n, n_hist), dtype=np.float32)
+    hist[np.arange(n), label] += 0.5
+    return {"image": image, "hist": hist, "label": label}
 
 
 @pytest.fixture(scope="session")

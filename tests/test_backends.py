@@ -17,31 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TINY_TRAIN_PARAMS, separable
 
 REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
 
-PARAMS = {
-    "bins": 4,
-    "filters": [4, 6, 8, 8, 12],
-    "hist_units": 8,
-    "dense_units": 16,
-    "dropout": 0.3,
-    "head": "gap",
-    "schedule": "plateau",
-    "learning_rate": 0.003,
-    "weight_decay": 1e-4,
-    "batch_size": 32,
-    "epochs": 5,
-    "plateau_patience": 1,
-    "plateau_factor": 0.5,
-    "early_stopping_patience": 10,
-    "mixed_precision": False,
-    "jit_compile": False,
-    "seed": 3,
-}
-COLOURS = np.array([[200, 60, 60], [60, 200, 60], [60, 60, 200], [200, 200, 60], [60, 200, 200]])
+PARAMS = TINY_TRAIN_PARAMS | {"epochs": 5}
 
 # Run in a fresh interpreter: argv = mode, data.npz, out dir, [model to load].
 SCRIPT = r"""
@@ -78,17 +60,6 @@ else:  # predict with a saved model
 summary["wall_seconds"] = time.perf_counter() - start
 (out / "summary.json").write_text(json.dumps(summary))
 """
-
-
-def synthetic(n: int, seed: int, n_hist: int) -> dict[str, np.ndarray]:
-    """Separable classes: a class colour under heavy noise, and a histogram bump."""
-    rng = np.random.default_rng(seed)
-    label = rng.integers(0, 5, n)
-    noise = rng.normal(0, 50, (n, 100, 100, 3))
-    image = np.clip(COLOURS[label][:, None, None, :] + noise, 0, 255).astype(np.uint8)
-    hist = rng.random((n, n_hist), dtype=np.float32)
-    hist[np.arange(n), label] += 0.5
-    return {"image": image, "hist": hist, "label": label}
 
 
 def run(backend: str, *args: str) -> dict:
@@ -132,7 +103,7 @@ def jax_version() -> str:
 def runs(jax_version, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("backends")
     n_hist = 3 * PARAMS["bins"]
-    train, val = synthetic(320, 0, n_hist), synthetic(160, 1, n_hist)
+    train, val = separable(320, 0, n_hist), separable(160, 1, n_hist)
     data = tmp / "data.npz"
     arrays = {f"train_{k}": v for k, v in train.items()}
     arrays |= {f"val_{k}": v for k, v in val.items()}

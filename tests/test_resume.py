@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SNAKEMAKE, copy_workflow, load_config, planned_rules, snakemake
+from conftest import SNAKEMAKE, copy_workflow, job_stats, load_config, planned_rules, snakemake
 
 from deepfake.split import stratified_layout
 
@@ -28,22 +28,6 @@ EPOCHS = 12
 KILL_AFTER = 2  # kill once the checkpoint holds at least this many epochs
 EPOCH_LINE = re.compile(r"train_cnn: epoch (\d+)/(\d+) loss")
 RESUMED_LINE = re.compile(r"resuming from checkpoint (\S+) after epoch (\d+)")
-
-
-def job_stats(output: str) -> dict[str, int]:
-    """Jobs per rule in a run's (first) "Job stats" table; ``all`` left out."""
-    counts: dict[str, int] = {}
-    lines = output.splitlines()
-    if "Job stats:" not in lines:
-        return counts
-    for line in lines[lines.index("Job stats:") + 1 :]:
-        parts = line.split()
-        if parts[:1] == ["total"]:
-            break
-        if len(parts) == 2 and parts[1].isdigit():
-            counts[parts[0]] = int(parts[1])
-    counts.pop("all", None)
-    return counts
 
 
 def stamps(root: Path, patterns: list[str]) -> dict[str, tuple[int, int]]:

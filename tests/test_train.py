@@ -10,6 +10,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from conftest import TINY_TRAIN_PARAMS, separable  # noqa: E402
 
 from deepfake.train import (  # noqa: E402
     HISTORY_COLUMNS,
@@ -20,42 +21,12 @@ from deepfake.train import (  # noqa: E402
     train_cnn,
 )
 
-PARAMS = {
-    "bins": 4,
-    "filters": [4, 6, 8, 8, 12],
-    "hist_units": 8,
-    "dense_units": 16,
-    "dropout": 0.3,
-    "head": "gap",
-    "schedule": "plateau",
-    "learning_rate": 0.003,
-    "weight_decay": 1e-4,
-    "batch_size": 32,
-    "epochs": 6,
-    "plateau_patience": 1,
-    "plateau_factor": 0.5,
-    "early_stopping_patience": 10,
-    "mixed_precision": False,
-    "jit_compile": False,
-    "seed": 3,
-}
-COLOURS = np.array([[200, 60, 60], [60, 200, 60], [60, 60, 200], [200, 200, 60], [60, 200, 200]])
-
-
-def synthetic(n: int, seed: int, n_hist: int = 12) -> dict:
-    """Separable classes: a class colour under heavy noise, and a histogram bump."""
-    rng = np.random.default_rng(seed)
-    label = rng.integers(0, 5, n)
-    noise = rng.normal(0, 50, (n, 100, 100, 3))
-    image = np.clip(COLOURS[label][:, None, None, :] + noise, 0, 255).astype(np.uint8)
-    hist = rng.random((n, n_hist), dtype=np.float32)
-    hist[np.arange(n), label] += 0.5
-    return {"image": image, "hist": hist, "label": label}
+PARAMS = TINY_TRAIN_PARAMS
 
 
 @pytest.fixture(scope="module")
 def data():
-    return synthetic(320, seed=0), synthetic(160, seed=1)
+    return separable(320, seed=0), separable(160, seed=1)
 
 
 class EpochsRun(keras.callbacks.Callback):
