@@ -4,19 +4,19 @@ import logging
 
 import numpy as np
 
-from deepfake.features import pixel_features
+from deepfake import SPLITS
+from deepfake.features import parse_feature_name, pixel_features
 from deepfake.io import save_csv, save_json, save_npy
 from deepfake.knn import best_k, knn_grid, knn_proba
 from deepfake.smk import run
 
-SPLITS = ("train", "validation", "test")
-
 
 def load(smk, split):
-    """Features and labels of a split: histograms if given, else raw pixels."""
+    """Features and labels of a split: its histograms, or its raw pixels."""
+    kind, _ = parse_feature_name(smk.wildcards.features)
     with np.load(getattr(smk.input, f"{split}_arrays")) as arrays:
         labels = arrays["labels"]
-        if f"{split}_features" in smk.input.keys():
+        if kind == "hsv":
             return np.load(getattr(smk.input, f"{split}_features")), labels
         return pixel_features(arrays["images"]), labels
 

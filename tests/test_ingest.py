@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from deepfake.ingest import DataError, ingest_split, read_image, read_split_csv
+from deepfake.ingest import DataError, ingest_split, read_bgr, read_split_csv
 
 
 def write_png(path: Path, image: np.ndarray) -> None:
@@ -191,10 +191,10 @@ def test_read_split_csv_strips_spaces(tmp_path):
     assert frame["image_id"].tolist() == ["abc"] and frame["label"].tolist() == [3]
 
 
-def test_read_image_16_bit(tmp_path):
+def test_read_bgr_16_bit(tmp_path):
     path = tmp_path / "deep.png"
     image16 = np.full((100, 100, 3), 65535, dtype=np.uint16)
     write_png(path, image16)
-    image, note = read_image(path)
+    image, note = read_bgr(path)
     assert image.dtype == np.uint8 and (image == 255).all()
     assert "uint16" in note

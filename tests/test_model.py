@@ -7,6 +7,7 @@ configure(deterministic=True)  # before keras is imported
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from conftest import TINY_TRAIN_PARAMS  # noqa: E402
 
 from deepfake.model import build_from_params, build_model, compile_model  # noqa: E402
 
@@ -121,18 +122,8 @@ def test_mixed_precision_keeps_float32_variables_and_output():
 
 
 def test_build_from_params_and_cosine_schedule():
-    params = {
-        "bins": 4,
-        "filters": [4, 6, 8, 8, 12],
-        "hist_units": 8,
-        "dense_units": 16,
-        "dropout": 0.5,
-        "head": "gap",
-        "schedule": "cosine",
-        "learning_rate": 0.002,
-        "weight_decay": 1e-4,
-        "epochs": 7,
-    }
+    changes = {"dropout": 0.5, "schedule": "cosine", "learning_rate": 0.002, "epochs": 7}
+    params = TINY_TRAIN_PARAMS | changes
     model = build_from_params(params)  # n_hist = 3 * bins = 12
     assert model.count_params() == TINY_GAP_PARAMS
     compile_model(model, params, steps_per_epoch=9)

@@ -6,3 +6,4 @@ entry points over them.
 
 N_CLASSES = 5
 IMAGE_SIZE = 100
+SPLITS = ("train", "validation", "test")

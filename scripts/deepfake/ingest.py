@@ -20,8 +20,6 @@ from deepfake import IMAGE_SIZE, N_CLASSES
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "validation", "test")
-
 
 class DataError(ValueError):
     """The input data folder breaks the competition's layout."""
@@ -105,18 +103,13 @@ def _parse_label(csv_path: Path, row: int, text: str) -> int:
     return label
 
 
-def read_image(path: Path, size: int = IMAGE_SIZE) -> tuple[np.ndarray, str | None]:
-    """Decode one image file as RGB uint8 ``size`` x ``size``.
+def read_bgr(path: Path, size: int = IMAGE_SIZE) -> tuple[np.ndarray, str | None]:
+    """Decode one image file as uint8 ``size`` x ``size`` x 3, in OpenCV's BGR order
+    (ingest converts whole splits to RGB at once).
 
     Returns the image and a warning when it had to be converted (grayscale,
     alpha channel, 16-bit depth, other size), or raises :class:`DataError`.
     """
-    image, note = read_bgr(path, size)
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), note
-
-
-def read_bgr(path: Path, size: int = IMAGE_SIZE) -> tuple[np.ndarray, str | None]:
-    """:func:`read_image` in OpenCV's BGR order (ingest converts whole arrays at once)."""
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise DataError(_unreadable(path))

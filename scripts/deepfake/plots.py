@@ -10,6 +10,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from deepfake import N_CLASSES  # noqa: E402
+from deepfake.io import write_atomic  # noqa: E402
 
 CLASS_NAMES = [f"class {c}" for c in range(N_CLASSES)]
 
@@ -43,8 +44,6 @@ def _confusion_panels(fig: plt.Figure, axes, counts: np.ndarray, title: str) -> 
 
 def save(fig: plt.Figure, path) -> None:
     """Write a figure atomically and free it."""
-    from deepfake.io import write_atomic
-
     write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110))
     plt.close(fig)
 

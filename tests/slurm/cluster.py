@@ -181,13 +181,7 @@ class SlurmCluster:
         self._spawn("slurmd", [which("slurmd"), "-D", "-N", NODE])
         self._wait(self._node_idle, timeout, f"node {NODE} idle in sinfo")
         # Smoke test: a one-task job step runs and reports back to srun.
-        smoke = subprocess.run(
-            ["srun", "--job-name=smoke", "-n1", "-t1", "true"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=self.env(),
-        )
+        smoke = self._run(["srun", "--job-name=smoke", "-n1", "-t1", "true"], timeout=60)
         if smoke.returncode != 0:
             raise ClusterError(f"`srun true` failed: {smoke.stderr.strip()}\n{self.log_tail()}")
 
@@ -227,22 +221,19 @@ class SlurmCluster:
             cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **popen_kwargs
         )
 
+    def _run(self, cmd: list[str], timeout: float = 20) -> subprocess.CompletedProcess:
+        """A SLURM client command in the cluster's environment, output captured."""
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=self.env())
+
     def _ok(self, cmd: list[str], needle: str | None = None) -> bool:
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=20, env=self.env())
+            proc = self._run(cmd)
         except (OSError, subprocess.SubprocessError):
             return False
         return proc.returncode == 0 and (needle is None or needle in proc.stdout)
 
     def _node_idle(self) -> bool:
-        out = subprocess.run(
-            ["sinfo", "-h", "-N", "-o", "%N %t"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            env=self.env(),
-        ).stdout
-        return f"{NODE} idle" in out
+        return self._ok(["sinfo", "-h", "-N", "-o", "%N %t"], f"{NODE} idle")
 
     def _wait(self, predicate, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
