@@ -12,6 +12,7 @@ include: "rules/features.smk"
 include: "rules/knn.smk"
 include: "rules/cnn.smk"
 include: "rules/report.smk"
+include: "rules/predict.smk"
 
 
 rule all:

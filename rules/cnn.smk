@@ -1,6 +1,7 @@
 rule train_cnn:
     input:
         unpack(cnn_inputs),
+        code=code("train_cnn.py"),
     output:
         model="results/cnn/{variant}/model.keras",
         history="results/cnn/{variant}/history.csv",
@@ -12,6 +13,7 @@ rule train_cnn:
         "logs/cnn/{variant}.log",
     benchmark:
         "benchmarks/cnn/{variant}.tsv"
+    retries: 2  # a job killed (e.g. by its time limit) resumes from its checkpoint
     conda:
         f"../envs/cnn-{config['cnn']['environment']}.yaml"
     threads: 8
@@ -22,6 +24,7 @@ rule train_cnn:
     params:
         cnn=lambda w: cnn_params(w.variant),
         variant="{variant}",
+        backend=cnn_backend(),
         work_dir="results/.checkpoints/cnn/{variant}",
     script:
         "../scripts/train_cnn.py"

@@ -1,6 +1,36 @@
+import os
+import sys
+
+from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
+# The package's config helpers (standard library only): one implementation of the
+# variant merging, shared with tools/.
+sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
+from deepfake.config import (
+    check_has_model,
+    folder_manifest,
+    merge,
+    normalised,
+    package_modules,
+    trained_variants,
+    typed_cli_values,
+    variant_params,
+)
+
+# `--config knn='{k: [3, 5]}'` arrives with string leaves ('3'): read them as YAML.
+merge(
+    config,
+    typed_cli_values(
+        {
+            key: value
+            for key, value in workflow.config_settings.overwrite_config.items()
+            if isinstance(value, (dict, list))
+        }
+    ),
+)
 validate(config, "../schemas/config.schema.yaml")
+check_has_model(config)
 
 DEMO_DIR = "results/demo"
 SPLITS = ["train", "validation", "test"]
@@ -28,15 +58,41 @@ def knn_feature_sets():
 
 
 def cnn_params(variant):
-    """The variant's complete settings: cnn.base with its overrides applied."""
-    settings = {"bins": config["histogram_bins"]} | config["cnn"]["base"]
-    return settings | config["cnn"]["variants"][variant]
+    """The variant's complete settings: cnn.base with its overrides applied, keys sorted."""
+    return variant_params(config, variant)
+
+
+def cnn_backend():
+    """The Keras backend train_cnn runs on: the conda environment's under --sdm conda
+    (cnn-gpu: jax), else $KERAS_BACKEND (default tensorflow). A params value, so
+    changing it retrains."""
+    uses_conda = (
+        DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+    )
+    if uses_conda and config["cnn"]["environment"] == "gpu":
+        return "jax"
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def code(script):
+    """The package modules that ``script`` imports: inputs, so editing one reruns the
+    rules whose code uses it."""
+    return package_modules(os.path.join(workflow.basedir, "scripts", script))
+
+
+def ingest_manifest(wildcards):
+    """Names, sizes and mtimes of the split's image files (not of the demo set, which
+    demo_data writes): a file replaced in place reruns ingest."""
+    if config["data_dir"] == "demo":
+        return "demo"
+    folder = f"{data_dir()}/{wildcards.split}"
+    return folder_manifest(folder) if os.path.isdir(folder) else "missing"
 
 
 def models():
     """Every trained model, as the results/ sub-folder holding its predictions."""
     return [f"knn/{f}" for f in knn_feature_sets()] + [
-        f"cnn/{v}" for v in config["cnn"]["variants"]
+        f"cnn/{v}" for v in trained_variants(config)
     ]
 
 
@@ -66,10 +122,10 @@ def knn_inputs(wildcards):
 def ablation_groups():
     """Variants drawn together: for each setting that some variant overrides, the
     baseline and every variant overriding it (e.g. bins: baseline, bins8, bins24)."""
-    variants = config["cnn"]["variants"]
+    variants = trained_variants(config)
     groups = {}
-    for name, overrides in variants.items():
-        for key in overrides:
+    for name in variants:
+        for key in config["cnn"]["variants"][name]:
             groups.setdefault(key, ["baseline"] if "baseline" in variants else [])
             groups[key].append(name)
     return groups
@@ -96,4 +152,33 @@ def cnn_inputs(wildcards):
         "val_hist": f"{hist}/validation.npy",
         "test": "results/arrays/test.npz",
         "test_hist": f"{hist}/test.npy",
+    }
+
+
+def predict_folder():
+    """The folder of rule predict (--config predict_dir=...), checked."""
+    folder = str(config.get("predict_dir") or "")
+    if not folder:
+        raise ValueError(
+            "the predict target needs a folder of images; set --config predict_dir=/path/to/folder"
+        )
+    if not os.path.isdir(folder):
+        raise ValueError(f"predict_dir {folder}: no such folder")
+    return folder.rstrip("/")
+
+
+def predict_inputs(wildcards):
+    """The prediction folder and the trained models' files (nothing that retrains)."""
+    return {
+        "folder": predict_folder(),
+        "summary": "results/metrics/summary.csv",
+        "metrics": expand("results/{m}/metrics.json", m=models()),
+        "models": expand("results/cnn/{v}/model.keras", v=trained_variants(config)),
+        "train": "results/arrays/train.npz",
+        "train_features": [
+            f"results/features/{f}/train.npy"
+            for f in knn_feature_sets()
+            if f != "pixels"
+        ],
+        "code": code("predict.py"),
     }

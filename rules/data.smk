@@ -1,4 +1,6 @@
 rule demo_data:
+    input:
+        code=code("make_demo.py"),
     output:
         train_csv=f"{DEMO_DIR}/train.csv",
         validation_csv=f"{DEMO_DIR}/validation.csv",
@@ -16,7 +18,7 @@ rule demo_data:
         mem_mb=1000,
         runtime=10,
     params:
-        demo=config["demo"],
+        demo=normalised(config["demo"]),
     script:
         "../scripts/make_demo.py"
 
@@ -25,6 +27,7 @@ rule ingest:
     input:
         csv=f"{data_dir()}/{{split}}.csv",
         images=f"{data_dir()}/{{split}}",
+        code=code("ingest.py"),
     output:
         "results/arrays/{split}.npz",
     log:
@@ -39,6 +42,7 @@ rule ingest:
         runtime=30,
     params:
         labelled=lambda w: w.split != "test",
+        manifest=ingest_manifest,
     script:
         "../scripts/ingest.py"
 
@@ -46,6 +50,7 @@ rule ingest:
 rule augment:
     input:
         "results/arrays/train.npz",
+        code=code("augment.py"),
     output:
         "results/arrays/train_aug.npz",
     log:
@@ -59,6 +64,6 @@ rule augment:
         + 3 * (1 + config["augment"]["copies"]) * input.size_mb,
         runtime=30,
     params:
-        augment=config["augment"],
+        augment=normalised(config["augment"]),
     script:
         "../scripts/augment.py"

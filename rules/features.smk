@@ -1,6 +1,7 @@
 rule histograms:
     input:
         "results/arrays/{set}.npz",
+        code=code("histograms.py"),
     output:
         "results/features/hsv{bins}/{set}.npy",
     log:

@@ -1,6 +1,7 @@
 rule knn:
     input:
         unpack(knn_inputs),
+        code=code("knn.py"),
     output:
         grid="results/knn/{features}/grid.csv",
         val_proba="results/knn/{features}/val_proba.npy",
@@ -17,6 +18,6 @@ rule knn:
         mem_mb=lambda w, input: 2000 + 6 * input.size_mb,
         runtime=60,
     params:
-        k=config["knn"]["k"],
+        k=sorted(config["knn"]["k"]),
     script:
         "../scripts/knn.py"

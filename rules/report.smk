@@ -2,6 +2,7 @@ rule evaluate:
     input:
         val_proba="results/{model}/{variant}/val_proba.npy",
         validation="results/arrays/validation.npz",
+        code=code("evaluate.py"),
     output:
         report="results/{model}/{variant}/report.csv",
         confusion=report(
@@ -22,6 +23,7 @@ rule summary:
     input:
         metrics=expand("results/{m}/metrics.json", m=models()),
         reports=expand("results/{m}/report.csv", m=models()),
+        code=code("summary.py"),
     output:
         report(
             "results/metrics/summary.csv",
@@ -41,6 +43,7 @@ rule submission:
         summary="results/metrics/summary.csv",
         test="results/arrays/test.npz",
         test_proba=expand("results/{m}/test_proba.npy", m=models()),
+        code=code("submission.py"),
     output:
         "results/submission.csv",
     log:
@@ -53,7 +56,10 @@ rule submission:
 
 rule learning_curves:
     input:
-        lambda w: expand("results/cnn/{v}/history.csv", v=ablation_groups()[w.group]),
+        histories=lambda w: expand(
+            "results/cnn/{v}/history.csv", v=ablation_groups()[w.group]
+        ),
+        code=code("plot_curves.py"),
     output:
         report(
             "results/figures/curves_{group}.png",
@@ -76,6 +82,7 @@ rule best_confusions:
         summary="results/metrics/summary.csv",
         validation="results/arrays/validation.npz",
         val_proba=expand("results/{m}/val_proba.npy", m=models()),
+        code=code("plot_best_confusions.py"),
     output:
         report(
             "results/figures/confusion_best.png",
@@ -95,6 +102,7 @@ rule class_histograms:
     input:
         hist=f"results/features/hsv{config['histogram_bins']}/train.npy",
         train="results/arrays/train.npz",
+        code=code("plot_class_histograms.py"),
     output:
         report(
             "results/figures/class_histograms.png",
@@ -114,6 +122,7 @@ rule class_histograms:
 rule sample_grid:
     input:
         "results/arrays/train.npz",
+        code=code("plot_samples.py"),
     output:
         report(
             "results/figures/samples.png",

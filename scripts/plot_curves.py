@@ -7,7 +7,9 @@ from deepfake.smk import run
 
 
 def main(smk):
-    histories = {v: pd.read_csv(p) for v, p in zip(smk.params.variants, smk.input, strict=True)}
+    histories = {
+        v: pd.read_csv(p) for v, p in zip(smk.params.variants, smk.input.histories, strict=True)
+    }
     save(learning_curves(histories, f"ablation of {smk.wildcards.group}"), smk.output[0])
 
 

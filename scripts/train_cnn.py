@@ -37,7 +37,7 @@ def main(smk) -> None:
     # Threads and determinism must be set before keras is imported.
     from deepfake.backend import configure
 
-    configure(threads=int(smk.threads), deterministic=True)
+    configure(threads=int(smk.threads), deterministic=True, backend=str(smk.params.backend))
 
     from deepfake.io import save_json, save_npy
     from deepfake.train import predict_proba, train_cnn
