@@ -101,6 +101,7 @@ def final_outputs():
     return [
         "results/metrics/summary.csv",
         "results/submission.csv",
+        "results/arrays/duplicates.txt",
         *figures(),
         # The features of every set, the augmented training set included, even
         # where no configured model reads them.

@@ -26,6 +26,7 @@ rule demo_data:
 rule ingest:
     input:
         csv=f"{data_dir()}/{{split}}.csv",
+        csvs=expand(f"{data_dir()}/{{s}}.csv", s=SPLITS),
         images=f"{data_dir()}/{{split}}",
         code=code("ingest.py"),
     output:
@@ -67,3 +68,17 @@ rule augment:
         augment=normalised(config["augment"]),
     script:
         "../scripts/augment.py"
+
+
+rule split_check:
+    input:
+        arrays=expand("results/arrays/{s}.npz", s=SPLITS),
+        code=code("split_check.py"),
+    output:
+        "results/arrays/duplicates.txt",
+    log:
+        "logs/split_check.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/split_check.py"

@@ -49,7 +49,14 @@ def test_folder_is_read_as_ingest_reads_it(tmp_path, real_images, caplog):
     bgr = mixed_folder(tmp_path / "new", real_images)
     with caplog.at_level(logging.WARNING):
         new = read_images(tmp_path / "new")
-    assert new.names == ["a_plain.png", "b_big.jpg", "c_gray16.png", "d_rgba.png", "e_broken.png", "f_photo.webp"]
+    assert new.names == [
+        "a_plain.png",
+        "b_big.jpg",
+        "c_gray16.png",
+        "d_rgba.png",
+        "e_broken.png",
+        "f_photo.webp",
+    ]
     assert new.decoded.tolist() == [True, True, True, True, False, True]
     assert new.images.shape == (5, 100, 100, 3) and new.images.dtype == np.uint8
     assert np.array_equal(new.images[0], cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))

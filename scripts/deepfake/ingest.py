@@ -6,6 +6,7 @@ so a bad data folder stops the run with one message that says what to fix.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ class Split:
     images: np.ndarray
     ids: np.ndarray
     labels: np.ndarray
+    hashes: np.ndarray | None = None  # of each file's bytes, for duplicates across splits
 
 
 def read_split_csv(csv_path: str | os.PathLike, labelled: bool) -> pd.DataFrame:
@@ -50,11 +52,14 @@ def read_split_csv(csv_path: str | os.PathLike, labelled: bool) -> pd.DataFrame:
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"{csv_path}: not a readable CSV file ({exc})") from exc
     columns = [c.strip() for c in frame.columns]
-    if columns != expected:
+    if columns[: len(expected)] != expected:
         raise DataError(
             f"{csv_path}: header is {','.join(columns)!r}, expected {','.join(expected)!r}"
         )
     frame.columns = columns
+    if len(columns) > len(expected):  # a fold id, a note: not ours to read
+        log.warning("%s: extra column(s) %s ignored", csv_path, ", ".join(columns[len(expected) :]))
+        frame = frame[expected].copy()
     if frame.empty:
         raise DataError(f"{csv_path}: no rows below the header")
     frame["image_id"] = frame["image_id"].str.strip()
@@ -103,6 +108,22 @@ def _parse_label(csv_path: Path, row: int, text: str) -> int:
     return label
 
 
+def check_disjoint(csv_paths: list[str | os.PathLike]) -> None:
+    """Stop when one image_id is listed by two splits' CSVs (leakage between splits),
+    naming both rows."""
+    seen: dict[str, tuple[Path, int]] = {}
+    for csv_path in map(Path, csv_paths):
+        frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False, usecols=[0])
+        for row, image_id in enumerate(frame.iloc[:, 0].str.strip(), start=2):
+            if image_id in seen and seen[image_id][0] != csv_path:
+                first, first_row = seen[image_id]
+                raise DataError(
+                    f"image_id {image_id!r} is in two splits: {first}, row {first_row} and "
+                    f"{csv_path}, row {row} (leakage: remove it from one of them)"
+                )
+            seen.setdefault(image_id, (csv_path, row))
+
+
 def read_bgr(path: Path, size: int = IMAGE_SIZE) -> tuple[np.ndarray, str | None]:
     """Decode one image file as uint8 ``size`` x ``size`` x 3, in OpenCV's BGR order
     (ingest converts whole splits to RGB at once).
@@ -110,9 +131,26 @@ def read_bgr(path: Path, size: int = IMAGE_SIZE) -> tuple[np.ndarray, str | None
     Returns the image and a warning when it had to be converted (grayscale,
     alpha channel, 16-bit depth, other size), or raises :class:`DataError`.
     """
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    image, note, _ = read_bgr_hashed(path, size)
+    return image, note
+
+
+def read_bgr_hashed(path: Path, size: int = IMAGE_SIZE) -> tuple[np.ndarray, str | None, str]:
+    """:func:`read_bgr`, plus a hash of the file's bytes (read once, decoded from memory)."""
+    path = Path(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        raise DataError(_unreadable(Path(path))) from None
+    digest = hashlib.blake2b(data, digest_size=12).hexdigest()
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
     if image is None:
         raise DataError(_unreadable(path))
+    image, note = _convert(path, image, size)
+    return image, note, digest
+
+
+def _convert(path: Path, image: np.ndarray, size: int) -> tuple[np.ndarray, str | None]:
     notes = []
     if image.dtype != np.uint8:
         notes.append(f"{image.dtype} depth")
@@ -156,10 +194,12 @@ def ingest_split(
     images = np.empty((len(ids), IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
     paths = [image_dir / f"{image_id}.png" for image_id in ids]
     warnings = []
+    hashes = np.empty(len(ids), dtype="U24")
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        decoded = pool.map(read_bgr, paths) if threads > 1 else map(read_bgr, paths)
-        for i, (image, note) in enumerate(decoded):
+        decoded = pool.map(read_bgr_hashed, paths) if threads > 1 else map(read_bgr_hashed, paths)
+        for i, (image, note, digest) in enumerate(decoded):
             images[i] = image
+            hashes[i] = digest
             if note:
                 warnings.append(f"{paths[i]}: {note}")
     flat = images.reshape(-1, IMAGE_SIZE, 3)  # one conversion for the whole split
@@ -171,7 +211,20 @@ def ingest_split(
     _report_unlisted(image_dir, set(ids), csv_path)
     labels = frame["label"].to_numpy(dtype=np.int64) if labelled else np.full(len(ids), -1)
     log.info("%s: %d images ingested from %s", csv_path.name, len(ids), image_dir)
-    return Split(images=images, ids=ids, labels=labels.astype(np.int64))
+    return Split(images=images, ids=ids, labels=labels.astype(np.int64), hashes=hashes)
+
+
+def duplicates_across_splits(splits: dict[str, dict[str, np.ndarray]]) -> list[str]:
+    """Byte-identical images under different ids in different splits, one line each
+    (``splits``: name -> arrays with ``ids`` and ``hashes``)."""
+    first: dict[str, tuple[str, str]] = {}
+    found = []
+    for name, arrays in splits.items():
+        for image_id, digest in zip(arrays["ids"], arrays["hashes"], strict=True):
+            if digest in first and first[digest][0] != name:
+                found.append(f"{first[digest][0]}/{first[digest][1]} = {name}/{image_id}")
+            first.setdefault(digest, (name, image_id))
+    return found
 
 
 def _report_unlisted(image_dir: Path, listed: set[str], csv_path: Path) -> None:

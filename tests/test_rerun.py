@@ -1,0 +1,141 @@
+"""Rerun exactness (dry runs after an edit) and the predict target, on one tiny trained run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import cv2
+import pandas as pd
+import pytest
+import yaml
+from conftest import copy_workflow, load_config, planned_rules, snakemake
+
+pytestmark = pytest.mark.slow
+
+DOWNSTREAM = {"evaluate", "summary", "submission", "best_confusions"}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """The tiny config with two one-epoch CNN variants, run to completion once."""
+    config = load_config("tiny")
+    config["cnn"]["variants"] = {"baseline": {}, "dropout03": {"dropout": 0.3}}
+    workdir = copy_workflow(tmp_path_factory.mktemp("rerun"), config)
+    snakemake(workdir)
+    return workdir
+
+
+def overlay(workdir, name, data):
+    path = workdir / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return ["--configfile", str(path)]
+
+
+def test_key_order_changes_nothing(run):
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    # An overlay that sets a key to its value moves it last in cnn.base.
+    same = overlay(run, "same", {"cnn": {"base": {"dropout": 0.5}}})
+    assert planned_rules(run, *same) == {}
+    # Lines of cnn.base and augment in another order, k reversed, schema defaults
+    # (augment.hflip...) left to the schema: nothing to do.
+    shuffled = config | {
+        "cnn": config["cnn"] | {"base": dict(reversed(config["cnn"]["base"].items()))},
+        "knn": {"features": config["knn"]["features"], "k": config["knn"]["k"][::-1]},
+        "augment": {"seed": config["augment"]["seed"], "copies": config["augment"]["copies"]},
+    }
+    assert planned_rules(run, *overlay(run, "shuffled", shuffled)) == {}
+
+
+def test_overlay_reruns_only_the_variants_it_changes(run):
+    planned = planned_rules(run, *overlay(run, "drop", {"cnn": {"base": {"dropout": 0.4}}}))
+    assert planned["train_cnn"] == 1  # baseline; dropout03 sets its own dropout
+
+
+@pytest.mark.parametrize(
+    ("module", "expected"),
+    [
+        ("model.py", {"train_cnn": 2, "learning_curves": 1} | dict.fromkeys(DOWNSTREAM)),
+        (
+            "features.py",  # histograms and knn import it, and everything after them
+            {"histograms": 4, "knn": 2, "train_cnn": 2, "learning_curves": 1}
+            | {"class_histograms": None}
+            | dict.fromkeys(DOWNSTREAM),
+        ),
+        ("knn.py", {"knn": 2} | dict.fromkeys(DOWNSTREAM)),
+    ],
+)
+def test_editing_a_module_reruns_its_rules(run, module, expected):
+    path = run / "scripts" / "deepfake" / module
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, time.time_ns()))
+    try:
+        planned = planned_rules(run)
+    finally:
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert set(planned) == set(expected), planned
+    for rule, count in expected.items():
+        if count is not None:
+            assert planned[rule] == count, (rule, planned)
+
+
+def test_backend_is_a_training_param(run, monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    planned = planned_rules(run)
+    assert planned["train_cnn"] == 2 and "knn" not in planned
+
+
+def test_nested_command_line_config_and_subset(run):
+    # Strings from --config are read as YAML: k 5,3 is the grid 3,5 (nothing to do).
+    assert planned_rules(run, "--config", "knn={k: [5, 3], features: [hsv, pixels]}") == {}
+    planned = planned_rules(run, "--config", "cnn={train: [baseline]}")
+    assert "train_cnn" not in planned and set(planned) <= DOWNSTREAM | {"learning_curves"}
+
+
+def test_a_config_without_models_is_refused(run):
+    result = snakemake(run, "-n", "--config", "knn={features: []}", "cnn={train: []}", check=False)
+    assert result.returncode != 0
+    assert "the config trains no model" in result.stdout + result.stderr
+
+
+def test_predict_attributes_a_folder_once(run, real_images):
+    folder = run / "new"
+    folder.mkdir()
+    for i, path in enumerate(real_images[2][:3]):
+        shutil.copy(path, folder / f"img{i}.png")
+    (folder / "broken.png").write_text("not an image")
+    args = ("predict", "--config", f"predict_dir={folder}")
+    assert planned_rules(run, *args) == {"predict": 1}  # nothing retrained
+    snakemake(run, *args)
+    table = pd.read_csv(run / "results" / "predictions.csv", keep_default_na=False)
+    assert table["image_id"].tolist() == ["broken.png", "img0.png", "img1.png", "img2.png"]
+    assert table.columns.tolist()[:3] == ["image_id", "label", "model"]
+    summary = pd.read_csv(run / "results" / "metrics" / "summary.csv")
+    assert table["model"].iloc[0] == f"{summary['model'][0]}/{summary['variant'][0]}"
+    assert table["label"].iloc[0] == "" and "not a decodable image" in table["error"].iloc[0]
+    assert (
+        table.iloc[1:][[f"proba_{c}" for c in range(5)]].astype(float).sum(1).round(4).eq(1).all()
+    )
+    assert "1 file(s) skipped" in (run / "logs" / "predict.log").read_text()
+    assert planned_rules(run, *args) == {}  # unchanged folder: nothing to do
+    # A file replaced in place (same name) reruns predict only.
+    cv2.imwrite(str(folder / "img1.png"), cv2.imread(str(real_images[3][0])))
+    assert planned_rules(run, *args) == {"predict": 1}
+    assert planned_rules(run, *args, "predict_model=knn/pixels") == {"predict": 1}
+
+
+def test_missing_predict_folder_is_a_clear_error(run):
+    result = snakemake(run, "-n", "predict", "--config", "predict_dir=/no/such", check=False)
+    assert result.returncode != 0 and "predict_dir /no/such: no such folder" in result.stderr
+
+
+def test_replacing_an_image_in_place_reruns_ingest(run):
+    data = run / "data"
+    shutil.copytree(run / "results" / "demo", data)
+    args = ("results/arrays/validation.npz", "--config", f"data_dir={data}")
+    snakemake(run, *args)
+    assert planned_rules(run, *args) == {}
+    image = sorted((data / "validation").glob("*.png"))[0]
+    cv2.imwrite(str(image), 255 - cv2.imread(str(image)))
+    assert planned_rules(run, *args) == {"ingest": 1}
