@@ -6,19 +6,32 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from contextlib import redirect_stdout
+
+from deepfake import THREAD_VARS
 
 
 def limit_threads(threads: int) -> None:
-    """Cap BLAS/OpenMP/OpenCV thread pools at the rule's ``threads``."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    """Cap BLAS/OpenMP/OpenCV thread pools at the rule's ``threads``.
+
+    The environment variables reach only libraries loaded later (and child
+    processes): ``deepfake/__init__.py`` sets them in a Snakemake job before numpy
+    loads, and the pools already loaded are capped here through threadpoolctl.
+    """
+    for var in THREAD_VARS:
         os.environ[var] = str(threads)
     import cv2
 
     cv2.setNumThreads(threads)
+    try:
+        from threadpoolctl import threadpool_limits  # scikit-learn's dependency
+    except ImportError:
+        return
+    threadpool_limits(threads)
 
 
 def run(main: Callable[[object], None], smk: object) -> None:
-    """Run ``main(smk)`` with logging (and stray prints) sent to the rule's log.
+    """Run ``main(smk)`` with logging, warnings and stray prints sent to the rule's log.
 
     An exception is logged with its message and re-raised so the job fails and
     Snakemake removes its partial outputs.
@@ -34,9 +47,14 @@ def run(main: Callable[[object], None], smk: object) -> None:
         handlers=handlers,
         force=True,
     )
+    logging.captureWarnings(True)
     limit_threads(max(1, int(getattr(smk, "threads", 1) or 1)))
+    stdout = handlers[-1].stream if log_path else sys.stdout
     try:
-        main(smk)
+        with redirect_stdout(stdout):
+            main(smk)
     except Exception as exc:
         logging.getLogger(main.__module__).error("%s: %s", type(exc).__name__, exc)
         raise
+    finally:
+        stdout.flush()
