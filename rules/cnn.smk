@@ -20,7 +20,7 @@ rule train_cnn:
     resources:
         mem_mb=lambda w, input: 3000 + 3 * input.size_mb,
         runtime=lambda w: 30 + 2 * cnn_params(w.variant)["epochs"],
-        gpu=0,
+        gpu=int(config["cnn"]["environment"] == "gpu"),
     params:
         cnn=lambda w: cnn_params(w.variant),
         variant="{variant}",
