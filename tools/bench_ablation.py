@@ -1,7 +1,7 @@
 """Measure the CNN variants of a config on a data folder, outside Snakemake.
 
-    python scripts/bench_ablation.py prepare DATA OUT [--config config.paper.yaml]
-    python scripts/bench_ablation.py train OUT VARIANT [--config ...] [--epochs N]
+    python tools/bench_ablation.py prepare DATA OUT [--config config.paper.yaml]
+    python tools/bench_ablation.py train OUT VARIANT [--config ...] [--epochs N]
 
 `prepare` runs the workflow's own ingest, augmentation and histogram functions
 once and stores the arrays in OUT; `train` trains one variant on them (so the
@@ -21,13 +21,10 @@ from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))  # the package
 REPO = Path(__file__).resolve().parents[1]
 
-
-def variant_params(config: dict, variant: str) -> dict:
-    base = {"bins": config["histogram_bins"]} | config["cnn"]["base"]
-    return base | config["cnn"]["variants"][variant]
+from deepfake.config import variant_params  # noqa: E402 (the workflow's own merging)
 
 
 def prepare(data: Path, out: Path, config: dict) -> None:

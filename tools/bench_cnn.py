@@ -15,9 +15,9 @@ hits every path alike), in images per second:
 The median of the rounds is printed, with ratio = pipeline / max(same, raw)
 and the parameter count.
 
-    python scripts/bench_cnn.py                       # the demo default model
-    python scripts/bench_cnn.py --filters 32 64 128 256 256 --dense-units 512  # paper
-    python scripts/bench_cnn.py --modes f32 bf16 --nondeterministic --modes f32-jit
+    python tools/bench_cnn.py                       # the demo default model
+    python tools/bench_cnn.py --filters 32 64 128 256 256 --dense-units 512  # paper
+    python tools/bench_cnn.py --modes f32 bf16 --nondeterministic --modes f32-jit
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))  # the package
 
 MODES = {
     "f32": {"mixed_precision": False, "jit_compile": False},

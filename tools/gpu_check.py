@@ -1,6 +1,6 @@
 """GPU node check, in one call: full-size synthetic data, baseline training, speed, memory.
 
-    KERAS_BACKEND=jax python scripts/gpu_check.py [--epochs 3] [--out /tmp/gpu_check]
+    KERAS_BACKEND=jax python tools/gpu_check.py [--epochs 3] [--out /tmp/gpu_check]
 
 Generates a synthetic data set of the competition's size on the spot (12,500
 training and 2,500 validation images), ingests it and computes its histograms
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))  # the package
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -62,13 +62,14 @@ def main() -> None:
 
     import numpy as np
 
+    from deepfake.config import variant_params
     from deepfake.demo import generate_demo
     from deepfake.features import hsv_histograms
     from deepfake.ingest import ingest_split
     from deepfake.train import predict_proba, train_cnn
 
     config = yaml.safe_load(args.config.read_text())
-    params = {"bins": config["histogram_bins"]} | config["cnn"]["base"]
+    params = variant_params(config, "baseline")  # merged as the workflow merges it
     params |= {"epochs": args.epochs, "mixed_precision": args.mixed_precision}
     if args.batch_size:
         params["batch_size"] = args.batch_size

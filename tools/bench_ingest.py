@@ -1,6 +1,6 @@
 """Benchmark (not a test): ingest + resize + HSV histograms against decoding alone.
 
-    python scripts/bench_ingest.py [../shared/data/deepfake-train-sample] [--repeats 3]
+    python tools/bench_ingest.py [../shared/data/deepfake-train-sample] [--repeats 3]
 
 Prints images/s of `cv2.imread` over the sample's PNGs, and of the workflow's
 stage functions (`ingest_split`: CSV validation, decode, RGB conversion, size
@@ -11,6 +11,7 @@ check; then `hsv_histograms`) over the same files, best of the repeats. With
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,8 +19,10 @@ from pathlib import Path
 import cv2
 import pandas as pd
 
-from deepfake.features import hsv_histograms
-from deepfake.ingest import ingest_split
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))  # the package
+
+from deepfake.features import hsv_histograms  # noqa: E402
+from deepfake.ingest import ingest_split  # noqa: E402
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "deepfake-train-sample"
 

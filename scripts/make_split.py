@@ -1,6 +1,0 @@
-"""Command line: python scripts/make_split.py SOURCE DEST [--val-frac 0.2] [--per-class N]."""
-
-from deepfake.split import main
-
-if __name__ == "__main__":
-    main()

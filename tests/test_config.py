@@ -1,0 +1,69 @@
+"""deepfake.config: the one variant merging, key-order-free params, manifests, code inputs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from conftest import REPO, load_config
+
+from deepfake.config import (
+    folder_manifest,
+    normalised,
+    package_modules,
+    trained_variants,
+    typed_cli_values,
+    variant_params,
+)
+
+
+def test_params_do_not_depend_on_key_order():
+    config = load_config("tiny_cnn")
+    shuffled = config | {
+        "cnn": config["cnn"] | {"base": dict(reversed(config["cnn"]["base"].items()))}
+    }
+    for variant in config["cnn"]["variants"]:
+        assert repr(variant_params(config, variant)) == repr(variant_params(shuffled, variant))
+    assert variant_params(config, "bins8")["bins"] == 8
+    assert variant_params(config, "baseline")["bins"] == config["histogram_bins"]
+    assert list(normalised({"b": {"d": 1, "c": 2}, "a": 0})) == ["a", "b"]
+
+
+def test_cnn_train_subset():
+    config = load_config("tiny_cnn")
+    assert trained_variants(config) == list(config["cnn"]["variants"])
+    config["cnn"]["train"] = ["flatten", "baseline"]
+    assert trained_variants(config) == ["baseline", "flatten"]  # config order
+    config["cnn"]["train"] = ["nope"]
+    with pytest.raises(ValueError, match="unknown variant"):
+        trained_variants(config)
+
+
+def test_command_line_strings_are_read_as_yaml():
+    assert typed_cli_values({"k": ["3", "5"], "base": {"dropout": "0.3", "head": "gap"}}) == {
+        "k": [3, 5],
+        "base": {"dropout": 0.3, "head": "gap"},
+    }
+
+
+def test_manifest_sees_a_file_replaced_in_place(tmp_path):
+    (tmp_path / "a.png").write_bytes(b"one")
+    (tmp_path / ".hidden").write_bytes(b"x")
+    before = folder_manifest(tmp_path)
+    assert before.startswith("1 files")
+    os.utime(tmp_path / "a.png", ns=(0, 10**9))
+    assert folder_manifest(tmp_path) != before
+
+
+def test_code_inputs_follow_imports():
+    names = {os.path.basename(p) for p in package_modules(REPO / "scripts" / "train_cnn.py")}
+    assert {"model.py", "train.py", "backend.py", "__init__.py"} <= names
+    assert "features.py" not in names and "knn.py" not in names
+    names = {os.path.basename(p) for p in package_modules(REPO / "scripts" / "knn.py")}
+    assert {"knn.py", "features.py"} <= names and "model.py" not in names
+
+
+def test_one_variant_merging():
+    """rules/ and tools/ merge variants only through deepfake.config.variant_params."""
+    for path in [*REPO.glob("rules/*.smk"), *REPO.glob("tools/*.py")]:
+        assert '["cnn"]["base"]' not in path.read_text(), path
