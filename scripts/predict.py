@@ -23,7 +23,7 @@ def main(smk):
     if not model.startswith("knn/"):  # threads and determinism before keras loads
         from deepfake.backend import configure
 
-        configure(threads=int(smk.threads), deterministic=True)
+        configure(threads=int(smk.threads), deterministic=True, backend=str(smk.params.backend))
     table = predictions_table(
         new, model_proba(model, new.images, Path(smk.input.summary).parents[1]), model
     )
