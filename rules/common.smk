@@ -8,6 +8,7 @@ from snakemake.utils import validate
 # variant merging, shared with tools/.
 sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
 from deepfake.config import (
+    check_disjoint,
     check_has_model,
     folder_manifest,
     merge,
@@ -49,6 +50,10 @@ wildcard_constraints:
 def data_dir():
     """The data folder: the generated demo set, or the configured one."""
     return DEMO_DIR if config["data_dir"] == "demo" else config["data_dir"].rstrip("/")
+
+
+# One image_id in two splits (leakage) stops the run before any job.
+check_disjoint([f"{data_dir()}/{split}.csv" for split in SPLITS])
 
 
 def knn_feature_sets():

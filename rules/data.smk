@@ -26,7 +26,6 @@ rule demo_data:
 rule ingest:
     input:
         csv=f"{data_dir()}/{{split}}.csv",
-        csvs=expand(f"{data_dir()}/{{s}}.csv", s=SPLITS),
         images=f"{data_dir()}/{{split}}",
         code=code("ingest.py"),
     output:

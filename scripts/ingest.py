@@ -1,12 +1,11 @@
 """Snakemake entry point: validate one split and store it as a uint8 array file."""
 
-from deepfake.ingest import check_disjoint, ingest_split
+from deepfake.ingest import ingest_split
 from deepfake.io import save_arrays
 from deepfake.smk import run
 
 
 def main(smk):
-    check_disjoint(smk.input.csvs)  # one image_id in two splits stops the run
     split = ingest_split(
         smk.input.csv, smk.input.images, labelled=smk.params.labelled, threads=smk.threads
     )

@@ -148,6 +148,7 @@ RERUNS = {
             "learning_curves": 4,
             "class_histograms": 1,
             "sample_grid": 1,
+            "split_check": 1,
         }
         | dict.fromkeys(DOWNSTREAM),
     ),  # fmt: skip

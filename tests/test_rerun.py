@@ -143,3 +143,10 @@ def test_replacing_an_image_in_place_reruns_ingest(run):
     image = sorted((data / "validation").glob("*.png"))[0]
     cv2.imwrite(str(image), 255 - cv2.imread(str(image)))
     assert planned_rules(run, *args) == {"ingest": 1}
+    # A training id listed again in validation.csv: stopped at start-up, both rows named.
+    shared = (data / "train.csv").read_text().splitlines()[1].split(",")[0]
+    with open(data / "validation.csv", "a") as csv:
+        csv.write(f"{shared},0\n")
+    result = snakemake(run, "-n", "--config", f"data_dir={data}", check=False)
+    assert result.returncode != 0
+    assert f"{data / 'train.csv'}, row 2 and {data / 'validation.csv'}, row" in result.stderr

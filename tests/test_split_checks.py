@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from deepfake.ingest import DataError, check_disjoint, duplicates_across_splits, ingest_split
+from deepfake.config import check_disjoint
+from deepfake.ingest import duplicates_across_splits, ingest_split
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def test_an_id_in_two_splits_names_both_rows(layout):
     val = layout / "validation.csv"
     shared = (layout / "train.csv").read_text().splitlines()[2].split(",")[0]
     val.write_text(val.read_text() + f"{shared},1\n")
-    with pytest.raises(DataError) as error:
+    with pytest.raises(ValueError) as error:
         check_disjoint([layout / "train.csv", val])
     message = str(error.value)
     assert f"{layout / 'train.csv'}, row 3" in message and f"{val}, row 4" in message

@@ -7,6 +7,7 @@ run stays fast.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
 import re
@@ -129,3 +130,25 @@ def package_modules(script: str | os.PathLike) -> list[str]:
                 seen.add(path)
                 todo.append(path)
     return sorted(str(p) for p in seen)
+
+
+def check_disjoint(csv_paths) -> None:
+    """Stop when one image_id is listed by two splits' CSVs (leakage between splits),
+    naming both rows. Standard library only: run at start-up, before any job, on
+    every CSV that exists."""
+    seen: dict[str, tuple[Path, int]] = {}
+    for csv_path in map(Path, csv_paths):
+        if not csv_path.is_file():
+            continue
+        with open(csv_path, newline="", encoding="utf-8", errors="replace") as handle:
+            for row, fields in enumerate(csv.reader(handle), start=1):
+                if row == 1 or not fields:
+                    continue  # the header
+                image_id = fields[0].strip()
+                if image_id in seen and seen[image_id][0] != csv_path:
+                    first, first_row = seen[image_id]
+                    raise ValueError(
+                        f"image_id {image_id!r} is in two splits: {first}, row {first_row} "
+                        f"and {csv_path}, row {row} (leakage: remove it from one of them)"
+                    )
+                seen.setdefault(image_id, (csv_path, row))

@@ -108,22 +108,6 @@ def _parse_label(csv_path: Path, row: int, text: str) -> int:
     return label
 
 
-def check_disjoint(csv_paths: list[str | os.PathLike]) -> None:
-    """Stop when one image_id is listed by two splits' CSVs (leakage between splits),
-    naming both rows."""
-    seen: dict[str, tuple[Path, int]] = {}
-    for csv_path in map(Path, csv_paths):
-        frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False, usecols=[0])
-        for row, image_id in enumerate(frame.iloc[:, 0].str.strip(), start=2):
-            if image_id in seen and seen[image_id][0] != csv_path:
-                first, first_row = seen[image_id]
-                raise DataError(
-                    f"image_id {image_id!r} is in two splits: {first}, row {first_row} and "
-                    f"{csv_path}, row {row} (leakage: remove it from one of them)"
-                )
-            seen.setdefault(image_id, (csv_path, row))
-
-
 def read_bgr(path: Path, size: int = IMAGE_SIZE) -> tuple[np.ndarray, str | None]:
     """Decode one image file as uint8 ``size`` x ``size`` x 3, in OpenCV's BGR order
     (ingest converts whole splits to RGB at once).
