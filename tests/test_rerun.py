@@ -6,6 +6,7 @@ import os
 import shutil
 
 import cv2
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -100,38 +101,63 @@ def test_a_config_without_models_is_refused(run):
     assert "the config trains no model" in result.stdout + result.stderr
 
 
+def validation_rows(run, model, names):
+    """The model's validation probabilities of the images named ``names`` (<id>.png)."""
+    with np.load(run / "results" / "arrays" / "validation.npz") as arrays:
+        index = {image_id: i for i, image_id in enumerate(arrays["ids"])}
+    proba = np.load(run / "results" / model / "val_proba.npy")
+    return proba[[index[name.removesuffix(".png")] for name in names]]
+
+
 def test_predict_attributes_a_folder_once(run, real_images):
+    """Validation images predicted as new images get the validation probabilities."""
     folder = run / "new"
     folder.mkdir()
-    for i, path in enumerate(real_images[2][:3]):
-        shutil.copy(path, folder / f"img{i}.png")
+    names = sorted(p.name for p in (run / "results" / "demo" / "validation").glob("*.png"))[:3]
+    for name in names:
+        shutil.copy(run / "results" / "demo" / "validation" / name, folder / name)
     (folder / "broken.png").write_text("not an image")
 
     def planned(*config):  # "--" ends --config's list of values before the target
         return planned_rules(run, "--config", f"predict_dir={folder}", *config, "--", "predict")
 
+    def predict(*config):
+        snakemake(run, "predict", "--config", f"predict_dir={folder}", *config)
+        return pd.read_csv(run / "results" / "predictions.csv", keep_default_na=False)
+
+    probas = [f"proba_{c}" for c in range(5)]
     assert planned() == {"predict": 1}  # nothing retrained
-    snakemake(run, "predict", "--config", f"predict_dir={folder}")
-    table = pd.read_csv(run / "results" / "predictions.csv", keep_default_na=False)
-    assert table["image_id"].tolist() == ["broken.png", "img0.png", "img1.png", "img2.png"]
+    table = predict()
+    assert table["image_id"].tolist() == ["broken.png", *names]
     assert table.columns.tolist()[:3] == ["image_id", "label", "model"]
     summary = pd.read_csv(run / "results" / "metrics" / "summary.csv")
-    assert table["model"].iloc[0] == f"{summary['model'][0]}/{summary['variant'][0]}"
+    best = f"{summary['model'][0]}/{summary['variant'][0]}"
+    assert table["model"].eq(best).all()
     assert table["label"].iloc[0] == "" and "not a decodable image" in table["error"].iloc[0]
-    assert (
-        table.iloc[1:][[f"proba_{c}" for c in range(5)]].astype(float).sum(1).round(4).eq(1).all()
-    )
+    expected = validation_rows(run, best, names)
+    np.testing.assert_allclose(table.iloc[1:][probas].astype(float), expected, atol=1e-5)
+    assert table.iloc[1:]["label"].astype(int).tolist() == expected.argmax(1).tolist()
     assert "1 file(s) skipped" in (run / "logs" / "predict.log").read_text()
     assert planned() == {}  # unchanged folder: nothing to do
-    assert planned("predict_model=knn/pixels") == {"predict": 1}
+
+    for model in ("cnn/baseline", "knn/pixels"):
+        assert planned(f"predict_model={model}") == {"predict": 1}
+        table = predict(f"predict_model={model}")
+        assert table["model"].eq(model).all()
+        np.testing.assert_allclose(
+            table.iloc[1:][probas].astype(float), validation_rows(run, model, names), atol=1e-5
+        )
     # A file replaced in place (same name) reruns predict only.
-    cv2.imwrite(str(folder / "img1.png"), cv2.imread(str(real_images[3][0])))
-    assert planned() == {"predict": 1}
+    cv2.imwrite(str(folder / names[0]), cv2.imread(str(real_images[3][0])))
+    assert planned("predict_model=knn/pixels") == {"predict": 1}
 
 
 def test_missing_predict_folder_is_a_clear_error(run):
     result = snakemake(run, "-n", "predict", "--config", "predict_dir=/no/such", check=False)
-    assert result.returncode != 0 and "predict_dir /no/such: no such folder" in result.stderr
+    assert (
+        result.returncode != 0
+        and "predict_dir /no/such: no such folder" in result.stdout + result.stderr
+    )
 
 
 def test_replacing_an_image_in_place_reruns_ingest(run):
