@@ -128,24 +128,26 @@ def test_predict_attributes_a_folder_once(run, real_images):
     probas = [f"proba_{c}" for c in range(5)]
     assert planned() == {"predict": 1}  # nothing retrained
     table = predict()
-    assert table["image_id"].tolist() == ["broken.png", *names]
+    assert table["image_id"].tolist() == sorted(["broken.png", *names])
     assert table.columns.tolist()[:3] == ["image_id", "label", "model"]
+    table = table.set_index("image_id")
     summary = pd.read_csv(run / "results" / "metrics" / "summary.csv")
     best = f"{summary['model'][0]}/{summary['variant'][0]}"
     assert table["model"].eq(best).all()
-    assert table["label"].iloc[0] == "" and "not a decodable image" in table["error"].iloc[0]
+    broken = table.loc["broken.png"]
+    assert broken["label"] == "" and "not a decodable image" in broken["error"]
     expected = validation_rows(run, best, names)
-    np.testing.assert_allclose(table.iloc[1:][probas].astype(float), expected, atol=1e-5)
-    assert table.iloc[1:]["label"].astype(int).tolist() == expected.argmax(1).tolist()
+    np.testing.assert_allclose(table.loc[names, probas].astype(float), expected, atol=1e-5)
+    assert table.loc[names, "label"].astype(int).tolist() == expected.argmax(1).tolist()
     assert "1 file(s) skipped" in (run / "logs" / "predict.log").read_text()
     assert planned() == {}  # unchanged folder: nothing to do
 
     for model in ("cnn/baseline", "knn/pixels"):
         assert planned(f"predict_model={model}") == {"predict": 1}
-        table = predict(f"predict_model={model}")
+        table = predict(f"predict_model={model}").set_index("image_id")
         assert table["model"].eq(model).all()
         np.testing.assert_allclose(
-            table.iloc[1:][probas].astype(float), validation_rows(run, model, names), atol=1e-5
+            table.loc[names, probas].astype(float), validation_rows(run, model, names), atol=1e-5
         )
     # A file replaced in place (same name) reruns predict only.
     cv2.imwrite(str(folder / names[0]), cv2.imread(str(real_images[3][0])))
