@@ -177,4 +177,6 @@ def test_replacing_an_image_in_place_reruns_ingest(run):
         csv.write(f"{shared},0\n")
     result = snakemake(run, "-n", "--config", f"data_dir={data}", check=False)
     assert result.returncode != 0
-    assert f"{data / 'train.csv'}, row 2 and {data / 'validation.csv'}, row" in result.stderr
+    assert f"{data / 'train.csv'}, row 2 and {data / 'validation.csv'}, row" in (
+        result.stdout + result.stderr
+    )
