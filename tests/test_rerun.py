@@ -180,3 +180,13 @@ def test_replacing_an_image_in_place_reruns_ingest(run):
     assert f"{data / 'train.csv'}, row 2 and {data / 'validation.csv'}, row" in (
         result.stdout + result.stderr
     )
+
+
+@pytest.mark.parametrize(("environment", "gpus"), [("cpu", 0), ("gpu", 1)])
+def test_train_cnn_asks_for_a_gpu_only_in_the_gpu_environment(tmp_path, environment, gpus):
+    config = load_config("tiny_cnn")
+    config["cnn"]["environment"] = environment
+    workdir = copy_workflow(tmp_path, config)
+    out = snakemake(workdir, "-n", "results/cnn/baseline/model.keras").stdout
+    block = out[out.index("rule train_cnn:") :]
+    assert f"gpu={gpus}" in block[: block.index("\n\n")]
