@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Run the workflow on a GPU node (JAX backend), one Snakemake per config, side by side.
+#
+#   tools/gpu_workflow.sh DATA_DIR RESULTS_TAR SECONDS CONFIG [CONFIG ...]
+#
+# Each CONFIG (an overlay merged over config.yaml, e.g. config.paper.yaml) runs
+# in its own copy of the workflow under /tmp/wf-<config name>, with the
+# workflow's own determinism settings; TensorBoard is skipped where TensorFlow
+# is missing. Every train_cnn job gets 2 threads so that all variants train at
+# once and share the GPU (XLA_PYTHON_CLIENT_PREALLOCATE=false: each process
+# takes GPU memory as it needs it). After SECONDS the runs are stopped
+# (SIGTERM), and whatever finished is packed: metrics, histories, figures,
+# summaries, logs and benchmarks, into RESULTS_TAR.
+set -uo pipefail
+data=$1 tar=$2 seconds=$3
+shift 3
+repo=$(cd "$(dirname "$0")/.." && pwd)
+export KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
+pids=()
+for cfg in "$@"; do
+  name=$(basename "$cfg" .yaml)
+  dir=/tmp/wf-$name
+  rm -rf "$dir" && mkdir -p "$dir"
+  cp -r "$repo"/{Snakefile,rules,scripts,schemas,report,profiles,envs,config.yaml} "$dir"/
+  cp "$repo/$cfg" "$dir/overlay.yaml"
+  (cd "$dir" && exec timeout "$seconds" python3 -m snakemake --cores "$(nproc)" \
+    --set-threads train_cnn=2 --keep-going --configfile overlay.yaml \
+    --config data_dir="$data" >snakemake.log 2>&1) &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+cd /tmp && tar czf "$tar" --ignore-failed-read \
+  wf-*/snakemake.log wf-*/logs wf-*/benchmarks wf-*/results/metrics wf-*/results/figures \
+  wf-*/results/*/*/metrics.json wf-*/results/*/*/history.csv wf-*/results/*/*/report.csv \
+  wf-*/results/*/*/grid.csv wf-*/results/*/*/confusion.png wf-*/results/submission.csv 2>/dev/null
+ls -la "$tar"
