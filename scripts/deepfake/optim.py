@@ -10,7 +10,6 @@ default there would override cnn.base.)
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import keras
@@ -38,66 +37,33 @@ def setting(params: Mapping, key: str):
     return params.get(key, TRAIN_DEFAULTS[key])
 
 
-@keras.saving.register_keras_serializable(package="deepfake")
-class WarmupAnneal(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up from ``start`` to ``peak`` over ``warmup_steps``, then an
-    anneal to 0 at ``total_steps`` (``"cos"`` half-cosine or ``"linear"``).
-
-    After ``total_steps`` the rate stays 0.
-    """
-
-    def __init__(self, peak, total_steps, warmup_steps, start=0.0, anneal="cos"):
-        if anneal not in ("cos", "linear"):
-            raise ValueError(f"anneal must be cos or linear, got {anneal!r}")
-        self.peak = float(peak)
-        self.total_steps = max(1, int(total_steps))
-        self.warmup_steps = min(max(0, int(warmup_steps)), self.total_steps)
-        self.start = float(start)
-        self.anneal = anneal
-
-    def __call__(self, step):
-        step = keras.ops.cast(step, "float32")
-        warm = float(max(1, self.warmup_steps))
-        up = self.start + (self.peak - self.start) * keras.ops.minimum(step / warm, 1.0)
-        span = float(max(1, self.total_steps - self.warmup_steps))
-        frac = keras.ops.clip((step - self.warmup_steps) / span, 0.0, 1.0)
-        if self.anneal == "cos":
-            down = 0.5 * self.peak * (1.0 + keras.ops.cos(math.pi * frac))
-        else:
-            down = self.peak * (1.0 - frac)
-        return keras.ops.where(step < self.warmup_steps, up, down)
-
-    def get_config(self):
-        return {
-            "peak": self.peak,
-            "total_steps": self.total_steps,
-            "warmup_steps": self.warmup_steps,
-            "start": self.start,
-            "anneal": self.anneal,
-        }
-
-
 def learning_rate(params: Mapping, steps_per_epoch: int):
     """The rate (a float for plateau) or LearningRateSchedule of the params.
 
     plateau: constant, lowered by ReduceLROnPlateau; cosine: CosineDecay to 0
-    over the run; onecycle: linear warm-up from lr/25 to lr over
-    ``warmup_epochs``, then linear to 0; warmup_cosine: linear warm-up from 0,
-    then half-cosine to 0.
+    over the run; warmup_cosine: linear warm-up from 0 to the rate over
+    ``warmup_epochs``, then half-cosine to 0 at the end of the run; onecycle:
+    the same from rate / 25 (PyTorch's OneCycleLR with cosine annealing).
+
+    keras' own CosineDecay (with ``warmup_target``) does all of them, so a saved
+    model.keras loads anywhere, without this package registering a class.
     """
     schedule = params.get("schedule", "plateau")
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     lr = float(params["learning_rate"])
     total = max(1, int(params["epochs"]) * int(steps_per_epoch))
-    warmup = round(float(setting(params, "warmup_epochs")) * int(steps_per_epoch))
-    if schedule == "cosine":
+    if schedule == "plateau":
+        return lr
+    warmup = 0
+    if schedule in ("onecycle", "warmup_cosine"):
+        warmup = min(round(float(setting(params, "warmup_epochs")) * steps_per_epoch), total - 1)
+    if warmup <= 0:
         return keras.optimizers.schedules.CosineDecay(lr, decay_steps=total)
-    if schedule == "onecycle":
-        return WarmupAnneal(lr, total, warmup, start=lr / ONECYCLE_DIV, anneal="linear")
-    if schedule == "warmup_cosine":
-        return WarmupAnneal(lr, total, warmup, start=0.0, anneal="cos")
-    return lr
+    start = lr / ONECYCLE_DIV if schedule == "onecycle" else 0.0
+    return keras.optimizers.schedules.CosineDecay(
+        start, decay_steps=total - warmup, warmup_target=lr, warmup_steps=warmup
+    )
 
 
 def compile_model(model: keras.Model, params: Mapping, steps_per_epoch: int) -> keras.Model:
