@@ -28,8 +28,12 @@ def knn_feature_sets():
 
 
 def cnn_params(variant):
-    """The variant's complete settings: cnn.base with its overrides applied."""
-    settings = {"bins": config["histogram_bins"]} | config["cnn"]["base"]
+    """The variant's complete settings: cnn.base with its overrides applied,
+    plus the run's protocol (cnn.select_on_validation)."""
+    settings = {
+        "bins": config["histogram_bins"],
+        "select_on_validation": config["cnn"]["select_on_validation"],
+    } | config["cnn"]["base"]
     return settings | config["cnn"]["variants"][variant]
 
 
