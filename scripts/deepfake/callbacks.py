@@ -148,6 +148,14 @@ def swap_ema(model: keras.Model) -> None:
         avg.assign(raw)
 
 
+def finalize_ema(model: keras.Model) -> None:
+    """Give the trainable variables the values of their moving averages, as
+    copies: keras' own finalize (run at the end of ``fit``) makes each variable
+    share its average's buffer, which JAX may later donate and delete."""
+    for var, avg in zip(model.trainable_variables, ema_variables(model), strict=True):
+        var.assign(np.array(keras.ops.convert_to_numpy(avg)))
+
+
 class EMAEvaluation(keras.callbacks.Callback):
     """Validation during ``fit`` runs with the averaged weights."""
 

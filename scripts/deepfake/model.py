@@ -161,4 +161,3 @@ def build_from_params(params: Mapping, n_hist: int | None = None) -> keras.Model
         mixed_precision=bool(params.get("mixed_precision", False)),
         seed=int(params.get("seed", 0)),
     )
-

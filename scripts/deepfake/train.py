@@ -41,6 +41,7 @@ from deepfake.callbacks import (
     EpochLog,
     Progress,
     SyncEpoch,
+    finalize_ema,
 )
 from deepfake.checkpoint import (
     Checkpoint,
@@ -269,7 +270,7 @@ def train_cnn(
         if select and state.best_weights is not None:
             model.set_weights(state.best_weights)
         elif ema:  # what fit does at its end: the averages replace the weights
-            model.optimizer.finalize_variable_values(model.trainable_variables)
+            finalize_ema(model)
     else:
         fit_validation = {}
         if select:
@@ -286,6 +287,8 @@ def train_cnn(
             verbose=0,
             **fit_validation,
         )
+        if ema and not select:  # fit did so already, sharing buffers (see finalize_ema)
+            finalize_ema(model)
     if select:
         best_epoch = int(
             state.early_stopping["best_epoch"]
