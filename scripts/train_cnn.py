@@ -1,36 +1,44 @@
 """Snakemake entry point: train one CNN variant, then predict validation and test.
 
-Outputs: model.keras, history.csv, tensorboard/ (written by deepfake.train),
-val_proba.npy, test_proba.npy (float32 (N, 5)) and metrics.json. A killed job
-resumes from its last completed epoch (checkpoint in ``params.work_dir``); the
-checkpoint is deleted once every output is written.
+Writes every declared output: model.keras, history.csv, tensorboard/,
+val_proba.npy, test_proba.npy (float32 (N, 5), averaged over the variant's
+test-time transforms ``tta``) and metrics.json. Inputs train_freq, val_freq
+and test_freq (frequency fingerprints, float32 (N, D)), when the rule declares
+them, become the model's third input. A killed job resumes from its last
+completed epoch (checkpoint in ``params.work_dir``); the checkpoint is deleted
+once every output is written.
 
 (No ``from __future__`` import: Snakemake puts its preamble above the script.)
 """
 
 import logging
-from pathlib import Path
 
 from deepfake.smk import run
 
 log = logging.getLogger("train_cnn")
 
 
-def load_split(arrays_path: str, hist_path: str) -> dict:
+def load_split(arrays_path: str, hist_path: str, freq_path: str | None = None) -> dict:
     import numpy as np
 
     from deepfake.io import load_arrays
 
     arrays = load_arrays(arrays_path)
-    hist = np.load(hist_path).astype(np.float32, copy=False)
-    if len(hist) != len(arrays["labels"]):
-        raise ValueError(f"{hist_path}: {len(hist)} rows for {len(arrays['labels'])} images")
-    return {
-        "image": arrays["images"],
-        "hist": hist,
-        "label": arrays["labels"],
-        "ids": arrays["ids"],
-    }
+    n = len(arrays["labels"])
+    split = {"image": arrays["images"], "label": arrays["labels"], "ids": arrays["ids"]}
+    for name, path in (("hist", hist_path), ("freq", freq_path)):
+        if path is None:
+            continue
+        values = np.load(path).astype(np.float32, copy=False)
+        if values.ndim != 2 or len(values) != n:
+            raise ValueError(f"{path}: shape {values.shape}, expected ({n}, D) for {arrays_path}")
+        split[name] = values
+    return split
+
+
+def _optional(named, name: str) -> str | None:
+    """An input path by name, or None when the rule does not declare it."""
+    return getattr(named, name) if name in named.keys() else None
 
 
 def main(smk) -> None:
@@ -40,32 +48,33 @@ def main(smk) -> None:
     configure(threads=int(smk.threads), deterministic=True, backend=str(smk.params.backend))
 
     from deepfake.io import save_json, save_npy
-    from deepfake.train import predict_proba, train_cnn
+    from deepfake.optim import setting
+    from deepfake.train import check_split, predict_proba, train_cnn
 
     params = dict(smk.params.cnn)
     variant = str(smk.params.variant)
-    out = smk.output
-    out_dir = Path(out.model).parent
-    expected = {
-        "history": out_dir / "history.csv",
-        "tensorboard": out_dir / "tensorboard",
-    }
-    for name, path in expected.items():  # train_cnn writes these beside the model
-        if Path(getattr(out, name)) != path:
-            raise ValueError(f"output {name} must be {path}, got {getattr(out, name)}")
+    inp, out = smk.input, smk.output
 
-    train = load_split(smk.input.train, smk.input.train_hist)
-    val = load_split(smk.input.val, smk.input.val_hist)
-    test = load_split(smk.input.test, smk.input.test_hist)
+    splits = {
+        name: load_split(
+            getattr(inp, name), getattr(inp, f"{name}_hist"), _optional(inp, f"{name}_freq")
+        )
+        for name in ("train", "val", "test")
+    }
+    train, val, test = splits["train"], splits["val"], splits["test"]
+    n_freq = train["freq"].shape[1] if "freq" in train else None
+    check_split(f"test ({inp.test})", test, 3 * int(params["bins"]), n_freq)
     log.info("variant %s, params %s", variant, params)
 
-    result = train_cnn(train, val, params, out_dir, smk.params.work_dir, log=log, cleanup=False)
+    result = train_cnn(train, val, params, None, smk.params.work_dir, log=log, cleanup=False)
+    result.write_outputs(out.model, out.history, out.tensorboard)
     save_npy(out.val_proba, result.val_proba)
-    save_npy(out.test_proba, predict_proba(result.model, test))
+    save_npy(out.test_proba, predict_proba(result.model, test, tta=setting(params, "tta")))
+    features = f"image+hsv{int(params['bins'])}" + ("+freq" if n_freq else "")
     metrics = {
         "model": "cnn",
         "variant": variant,
-        "features": f"image+hsv{int(params['bins'])}",
+        "features": features,
         **result.summary,
         "n_test": len(test["label"]),
         "params": params,

@@ -9,7 +9,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from conftest import TINY_TRAIN_PARAMS  # noqa: E402
 
-from deepfake.model import build_from_params, build_model, compile_model  # noqa: E402
+from deepfake.model import build_from_params, build_model  # noqa: E402
+from deepfake.optim import compile_model  # noqa: E402
 
 # Tiny model: filters chosen so that both shortcuts need a 1x1 projection
 # (f1=4 != f3=8, f3=8 != f5=12).

@@ -85,7 +85,7 @@ def test_outputs_and_summary(reference, data):
     assert summary["val_accuracy"] == pytest.approx(history["val_accuracy"].max(), abs=1e-6)
     assert summary["n_train"] == 320 and summary["n_val"] == 160
     assert summary["n_params"] == 3129
-    assert summary["train_seconds"] == pytest.approx(history["seconds"].sum())
+    assert summary["train_seconds"] == pytest.approx(result.history["seconds"].sum())
     assert summary["backend"] == keras.backend.backend()
     assert summary["resumed_after_epoch"] == 0
     json.dumps(summary)  # serialisable as metrics.json

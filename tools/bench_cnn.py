@@ -68,7 +68,8 @@ def main() -> None:
     import keras
     import numpy as np
 
-    from deepfake.model import build_from_params, compile_model
+    from deepfake.model import build_from_params
+    from deepfake.optim import compile_model
     from deepfake.train import ArrayBatches, inputs
 
     rng = np.random.default_rng(0)

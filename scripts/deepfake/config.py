@@ -32,13 +32,16 @@ def normalised(value):
 
 def variant_params(config: Mapping, variant: str) -> dict:
     """A CNN variant's complete settings: ``cnn.base`` with the variant's overrides,
-    ``bins`` defaulting to ``histogram_bins``; keys sorted."""
+    ``bins`` defaulting to ``histogram_bins``, plus the run's protocol
+    (``cnn.select_on_validation``, default true); keys sorted."""
     cnn = config["cnn"]
     if variant not in cnn["variants"]:
         raise KeyError(f"unknown CNN variant {variant!r}; configured: {sorted(cnn['variants'])}")
-    settings = (
-        {"bins": config["histogram_bins"]} | dict(cnn["base"]) | dict(cnn["variants"][variant])
-    )
+    settings = {
+        "bins": config["histogram_bins"],
+        "select_on_validation": cnn.get("select_on_validation", True),
+    }
+    settings |= dict(cnn["base"]) | dict(cnn["variants"][variant])
     return normalised(settings)
 
 

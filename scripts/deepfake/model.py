@@ -161,32 +161,3 @@ def build_from_params(params: Mapping, n_hist: int | None = None) -> keras.Model
         mixed_precision=bool(params.get("mixed_precision", False)),
         seed=int(params.get("seed", 0)),
     )
-
-
-def compile_model(model: keras.Model, params: Mapping, steps_per_epoch: int) -> keras.Model:
-    """AdamW + sparse categorical cross-entropy + accuracy, with the params' schedule.
-
-    schedule "plateau": a constant rate that ReduceLROnPlateau lowers (see
-    ``deepfake.train``); "cosine": CosineDecay to 0 over ``epochs * steps_per_epoch``.
-    """
-    schedule = params.get("schedule", "plateau")
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-    lr = float(params["learning_rate"])
-    if schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(
-            lr, decay_steps=max(1, int(params["epochs"]) * int(steps_per_epoch))
-        )
-    # jit_compile: XLA on TensorFlow, torch.compile on PyTorch. JAX has no
-    # compiled path but jax.jit (without it keras runs op by op, many times
-    # slower), so it is always on there.
-    jit_compile = bool(params.get("jit_compile", False)) or keras.backend.backend() == "jax"
-    model.compile(
-        optimizer=keras.optimizers.AdamW(
-            learning_rate=lr, weight_decay=float(params["weight_decay"])
-        ),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=["accuracy"],
-        jit_compile=jit_compile,
-    )
-    return model

@@ -104,8 +104,8 @@ def cnn_proba(model_dir: Path, images: np.ndarray) -> np.ndarray:
     if unknown:
         raise ValueError(f"{model_dir}/model.keras: no way to compute input(s) {unknown}")
     split = {name: CNN_INPUTS[name](images, params) for name in names}
-    # Test-time settings as in evaluation (switch on at merge: tta=params.get("tta", [])).
-    return predict_proba(model, split)
+    # The same test-time transforms as the variant's validation and test predictions.
+    return predict_proba(model, split, tta=params.get("tta", []))
 
 
 def knn_proba_new(model_dir: Path, images: np.ndarray, results: Path) -> np.ndarray:

@@ -1,0 +1,139 @@
+"""Batch feeder: order, online flips/shifts, MixUp/CutMix, model inputs, test-time augmentation."""
+
+from deepfake.backend import configure
+
+configure(deterministic=True)  # before keras is imported
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from conftest import separable  # noqa: E402
+
+from deepfake.feeder import ArrayBatches, cutmix, flip_shift, inputs, mixup, predict_proba  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def split():
+    data = separable(96, seed=0)
+    data["freq"] = np.random.default_rng(2).normal(size=(96, 7)).astype(np.float32)
+    return data
+
+
+def test_mixed_labels_sum_to_one_and_follow_the_inputs(split):
+    for alpha, key in ((0.4, "mixup_alpha"), (1.0, "cutmix_alpha")):
+        feeder = ArrayBatches(split, 32, seed=1, **{key: alpha})
+        feeder.epoch = 2
+        x, y = feeder[1]
+        assert y.dtype == np.float32 and y.shape == (32, 5)
+        np.testing.assert_allclose(y.sum(axis=1), 1.0, atol=1e-6)
+        assert ((y > 0) & (y < 1)).any()  # really mixed (soft labels)
+        assert x["image"].dtype == np.uint8 and x["image"].shape == (32, 100, 100, 3)
+        assert set(x) == {"image", "hist", "freq"}
+        # reproducible from (seed, epoch, batch), whatever was drawn before
+        again = ArrayBatches(split, 32, seed=1, **{key: alpha})
+        again.epoch = 2
+        x2, y2 = again[1]
+        np.testing.assert_array_equal(y, y2)
+        for name in x:
+            np.testing.assert_array_equal(x[name], x2[name])
+        other = ArrayBatches(split, 32, seed=2, **{key: alpha})
+        other.epoch = 2
+        assert not np.array_equal(other[1][1], y)
+
+
+def test_mixup_mixes_every_input_with_the_label_lambda():
+    rng = np.random.default_rng(0)
+    x = {
+        "image": rng.integers(0, 256, (8, 100, 100, 3), dtype=np.uint8),
+        "hist": rng.random((8, 12), dtype=np.float32),
+        "freq": rng.random((8, 7), dtype=np.float32),
+    }
+    y = np.eye(5, dtype=np.float32)[rng.integers(0, 5, 8)]
+    xm, ym = mixup(x, y, np.random.default_rng(5), alpha=0.5)
+    r = np.random.default_rng(5)
+    lam, perm = r.beta(0.5, 0.5), r.permutation(8)
+    np.testing.assert_allclose(ym, lam * y + (1 - lam) * y[perm], atol=1e-6)
+    for name in ("hist", "freq"):
+        np.testing.assert_allclose(xm[name], lam * x[name] + (1 - lam) * x[name][perm], atol=1e-6)
+    expect = lam * x["image"].astype(float) + (1 - lam) * x["image"][perm]
+    assert np.abs(xm["image"] - expect).max() <= 0.5 + 1e-6  # rounded to uint8
+
+
+def test_cutmix_uses_the_pasted_area_as_lambda():
+    n = 6
+    x = {
+        "image": np.zeros((n, 100, 100, 3), np.uint8)
+        + np.arange(n, dtype=np.uint8)[:, None, None, None],
+        "hist": np.arange(n, dtype=np.float32)[:, None] * np.ones((1, 4), np.float32),
+    }
+    y = np.eye(5, dtype=np.float32)[np.arange(n) % 5]
+    xm, ym = cutmix(x, y, np.random.default_rng(3), alpha=1.0)
+    perm = np.random.default_rng(3)
+    perm.beta(1.0, 1.0)
+    perm = perm.permutation(n)
+    for i in range(n):
+        if perm[i] == i:
+            continue
+        pasted = (xm["image"][i, :, :, 0] == perm[i]).mean()  # share of the partner's pixels
+        lam = 1 - pasted
+        np.testing.assert_allclose(ym[i], lam * y[i] + (1 - lam) * y[perm[i]], atol=1e-6)
+        np.testing.assert_allclose(xm["hist"][i], lam * i + (1 - lam) * perm[i], atol=1e-5)
+    np.testing.assert_allclose(ym.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_flips_and_shifts_move_whole_pixels():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (16, 100, 100, 3), dtype=np.uint8)
+    out = flip_shift(images, np.random.default_rng(1), flip=True, shift=0)
+    flipped = [np.array_equal(o, i[:, ::-1]) for o, i in zip(out, images, strict=True)]
+    same = [np.array_equal(o, i) for o, i in zip(out, images, strict=True)]
+    assert all(f or s for f, s in zip(flipped, same, strict=True)) and any(flipped) and any(same)
+    out = flip_shift(images, np.random.default_rng(1), flip=False, shift=3)
+    for o, i in zip(out, images, strict=True):  # the centre is the image moved by <= 3 pixels
+        found = any(
+            np.array_equal(o[3:-3, 3:-3], i[3 - dy : 97 - dy, 3 - dx : 97 - dx])
+            for dy in range(-3, 4)
+            for dx in range(-3, 4)
+        )
+        assert found
+    assert out.dtype == np.uint8
+
+
+def test_plain_batches_are_one_hot_and_unchanged(split):
+    feeder = ArrayBatches(split, 32, seed=1)
+    x, y = feeder[0]
+    idx = np.sort(feeder.order(0)[:32])
+    np.testing.assert_array_equal(x["image"], split["image"][idx])
+    np.testing.assert_array_equal(x["freq"], split["freq"][idx])
+    np.testing.assert_array_equal(y.argmax(axis=1), split["label"][idx])
+    assert y.sum() == 32
+
+
+def _three_input_model():
+    image = keras.Input((100, 100, 3), dtype="uint8", name="image")
+    hist = keras.Input((12,), name="hist")
+    freq = keras.Input((7,), name="freq")
+    x = keras.layers.Rescaling(1 / 255)(image)
+    x = keras.layers.Conv2D(2, 5, strides=4)(x)
+    x = keras.layers.Flatten()(x)
+    z = keras.layers.Concatenate()([x, hist, freq])
+    out = keras.layers.Dense(5, activation="softmax")(z)
+    return keras.Model({"image": image, "hist": hist, "freq": freq}, out)
+
+
+def test_tta_is_the_mean_of_the_transformed_predictions(split):
+    keras.utils.set_random_seed(0)
+    model = _three_input_model()  # not flip-invariant: each transform changes the output
+    x = inputs(split)
+    assert set(x) == {"image", "hist", "freq"}
+    plain = model.predict(x, batch_size=256, verbose=0)
+    h = model.predict(x | {"image": x["image"][:, :, ::-1]}, batch_size=256, verbose=0)
+    v = model.predict(x | {"image": x["image"][:, ::-1]}, batch_size=256, verbose=0)
+    np.testing.assert_allclose(predict_proba(model, split), plain, atol=1e-6)
+    got = predict_proba(model, split, tta=["hflip"])
+    assert not np.allclose(got, plain, atol=1e-4)
+    np.testing.assert_allclose(got, (plain + h) / 2, atol=1e-6)
+    got = predict_proba(model, split, tta=("hflip", "vflip"))
+    np.testing.assert_allclose(got, (plain + h + v) / 3, atol=1e-6)
+    with pytest.raises(ValueError, match="rot90"):
+        predict_proba(model, split, tta=["rot90"])

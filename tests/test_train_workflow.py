@@ -1,0 +1,50 @@
+"""A CNN variant with every training option trains through Snakemake (clean protocol)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import copy_workflow, load_config, snakemake
+
+pytestmark = pytest.mark.slow
+
+OPTIONS = {
+    "schedule": "onecycle",
+    "warmup_epochs": 0.5,
+    "epochs": 2,
+    "label_smoothing": 0.1,
+    "mixup_alpha": 0.2,
+    "cutmix_alpha": 1.0,
+    "mix_prob": 0.5,
+    "flip": True,
+    "shift": 2,
+    "ema": 0.9,
+    "tta": ["hflip"],
+}
+
+
+def test_variant_with_every_option_trains_through_snakemake(tmp_path):
+    config = load_config("tiny_cnn")
+    config["cnn"]["select_on_validation"] = False
+    config["cnn"]["variants"] = {"options": OPTIONS}
+    workdir = copy_workflow(tmp_path, config)
+    snakemake(workdir, "results/cnn/options/metrics.json")
+
+    folder = workdir / "results" / "cnn" / "options"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["protocol"] == "clean" and metrics["tta"] == ["hflip"]
+    assert metrics["params"]["select_on_validation"] is False
+    assert metrics["params"]["ema"] == 0.9 and metrics["epochs_run"] == 2
+    history = pd.read_csv(folder / "history.csv")
+    assert history["val_accuracy"].isna().all()  # validation never read while training
+    proba = np.load(folder / "val_proba.npy")
+    with np.load(workdir / "results" / "arrays" / "validation.npz") as arrays:
+        labels = arrays["labels"]
+    assert metrics["val_accuracy"] == pytest.approx(np.mean(proba.argmax(1) == labels))
+    np.testing.assert_allclose(np.load(folder / "test_proba.npy").sum(axis=1), 1.0, atol=1e-4)
+    assert (folder / "model.keras").stat().st_size > 0 and (folder / "tensorboard").is_dir()
+    log = (workdir / "logs" / "cnn" / "options.log").read_text()
+    assert "clean (validation scored once)" in log and "\r" not in log
