@@ -18,5 +18,7 @@ rule knn:
         runtime=60,
     params:
         k=config["knn"]["k"],
+        weights=config["knn"]["weights"],
+        combination=lambda w: combination() if w.features == "combo" else None,
     script:
         "../scripts/knn.py"
