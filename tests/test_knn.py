@@ -21,6 +21,7 @@ from deepfake.knn import (
     knn_grid,
     knn_proba,
     nearest,
+    pixel_neighbours,
     weight_grid,
 )
 
@@ -82,6 +83,28 @@ def test_uint8_search_matches_float_manhattan(real_sets):
     fast = nearest(pixel_features(train), pixel_features(query), 5)
     slow = nearest(pixel_features(train).astype(np.float32), pixel_features(query), 5)
     np.testing.assert_array_equal(fast, slow)
+
+
+@pytest.mark.parametrize(("train_chunk", "query_block"), [(7, 9), (16, 512), (60, 1)])
+def test_blocked_pixel_search_returns_brute_force_neighbours_for_every_k(
+    real_sets, train_chunk, query_block
+):
+    train, _, query, _ = real_sets
+    train_x, query_x = pixel_features(train), pixel_features(query)
+    wide = train_x.astype(np.int32)
+    brute = np.stack([np.abs(wide - q).sum(axis=1) for q in query_x.astype(np.int32)])
+    for k in KS + [len(train_x)]:
+        dist, index = pixel_neighbours(train_x, query_x, k, train_chunk, query_block)
+        expected = np.argsort(brute, axis=1, kind="stable")[:, :k]  # ties: lower row first
+        np.testing.assert_array_equal(index, expected, err_msg=f"k={k}")
+        np.testing.assert_array_equal(dist, np.take_along_axis(brute, expected, axis=1))
+
+
+def test_blocked_pixel_search_breaks_ties_by_training_row(real_sets):
+    train, _, query, _ = real_sets
+    train_x = pixel_features(np.concatenate([train[:5], train[:5]]))  # rows i and i + 5 tie
+    _, index = pixel_neighbours(train_x, pixel_features(train[:5]), 2, train_chunk=3)
+    np.testing.assert_array_equal(index, np.c_[np.arange(5), np.arange(5) + 5])
 
 
 def test_separable_features_are_classified_perfectly():
