@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import copy_workflow, load_config, snakemake
 from sklearn.neighbors import KNeighborsClassifier
 
 from deepfake.features import descriptor, hsv_histograms, pixel_features
@@ -208,3 +209,21 @@ def test_cross_validation_finds_the_informative_group():
     accuracy = {tuple(w): a for w, a in zip(cv["group_weights"], cv["cv_accuracy"], strict=True)}
     assert accuracy[(1.0, 4.0)] > 0.9 and accuracy[(1.0, 0.0)] < 0.5
     assert choose_combination(cv)["group_weights"] != [1.0, 0.0]
+
+
+@pytest.mark.slow
+def test_workflow_runs_descriptor_and_combination_knn_with_default_settings(tmp_path):
+    config = load_config("tiny")  # no knn.weights nor knn.combination: schema defaults
+    config["knn"]["features"] = ["spectrum", "combo"]
+    workdir = copy_workflow(tmp_path, config)
+    targets = [f"results/knn/{f}/metrics.json" for f in ("spectrum", "combo")]
+    snakemake(workdir, *targets)
+    for name in ("jointhsv", "spectrum", "lbp"):
+        features = np.load(workdir / "results" / "features" / name / "validation.npy")
+        assert features.dtype == np.float32 and len(features) == 50
+    combo = json.loads((workdir / "results/knn/combo/metrics.json").read_text())
+    assert combo["groups"] == ["jointhsv", "spectrum", "lbp"] and combo["cv_folds"] == 3
+    assert combo["group_weights"][0] == 1.0 and combo["weights"] == "uniform"
+    assert combo["best_k"] in (3, 5) and 0 <= combo["val_accuracy"] <= 1
+    spectrum = json.loads((workdir / "results/knn/spectrum/metrics.json").read_text())
+    assert spectrum["features"] == "spectrum" and spectrum["n_val"] == 50
