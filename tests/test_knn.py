@@ -18,11 +18,13 @@ from deepfake.features import descriptor, hsv_histograms, pixel_features
 from deepfake.knn import (
     best_k,
     choose_combination,
+    coarse_images,
     cross_validate_combination,
     knn_grid,
     knn_proba,
     nearest,
     pixel_neighbours,
+    pruned_pixel_neighbours,
     weight_grid,
 )
 
@@ -86,26 +88,55 @@ def test_uint8_search_matches_float_manhattan(real_sets):
     np.testing.assert_array_equal(fast, slow)
 
 
+@pytest.mark.parametrize("pruned", [False, True])
 @pytest.mark.parametrize(("train_chunk", "query_block"), [(7, 9), (16, 512), (60, 1)])
-def test_blocked_pixel_search_returns_brute_force_neighbours_for_every_k(
-    real_sets, train_chunk, query_block
+def test_pixel_search_returns_brute_force_neighbours_for_every_k(
+    real_sets, train_chunk, query_block, pruned
 ):
     train, _, query, _ = real_sets
     train_x, query_x = pixel_features(train), pixel_features(query)
     wide = train_x.astype(np.int32)
     brute = np.stack([np.abs(wide - q).sum(axis=1) for q in query_x.astype(np.int32)])
     for k in KS + [len(train_x)]:
-        dist, index = pixel_neighbours(train_x, query_x, k, train_chunk, query_block)
+        if pruned:
+            dist, index = pruned_pixel_neighbours(
+                train_x, query_x, k, (100, 100, 3), train_chunk, query_block
+            )
+        else:
+            dist, index = pixel_neighbours(train_x, query_x, k, train_chunk, query_block)
         expected = np.argsort(brute, axis=1, kind="stable")[:, :k]  # ties: lower row first
         np.testing.assert_array_equal(index, expected, err_msg=f"k={k}")
         np.testing.assert_array_equal(dist, np.take_along_axis(brute, expected, axis=1))
 
 
-def test_blocked_pixel_search_breaks_ties_by_training_row(real_sets):
+def test_pixel_search_breaks_ties_by_training_row(real_sets):
     train, _, query, _ = real_sets
     train_x = pixel_features(np.concatenate([train[:5], train[:5]]))  # rows i and i + 5 tie
+    expected = np.c_[np.arange(5), np.arange(5) + 5]
     _, index = pixel_neighbours(train_x, pixel_features(train[:5]), 2, train_chunk=3)
-    np.testing.assert_array_equal(index, np.c_[np.arange(5), np.arange(5) + 5])
+    np.testing.assert_array_equal(index, expected)
+    _, index = pruned_pixel_neighbours(train_x, pixel_features(train[:5]), 2, (100, 100, 3))
+    np.testing.assert_array_equal(index, expected)
+
+
+def test_coarse_bound_never_exceeds_the_full_distance(real_sets):
+    train, _, query, _ = real_sets
+    train_x, query_x = pixel_features(train), pixel_features(query)
+    coarse_train, coarse_query = (coarse_images(x, (100, 100, 3)) for x in (train_x, query_x))
+    for q, cq in zip(query_x.astype(np.int32), coarse_query.astype(np.int32), strict=True):
+        full = np.abs(train_x.astype(np.int32) - q).sum(axis=1)
+        bound = 4 * np.abs(coarse_train.astype(np.int32) - cq).sum(axis=1) - 4 * 7500
+        assert (bound <= full).all()
+        assert (bound > 0.8 * full).mean() > 0.5  # and it is tight enough to prune
+
+
+def test_coarse_means_are_within_half_a_level_of_the_block_sums(real_images):
+    rng = np.random.default_rng(0)
+    real = np.stack([cv2.imread(str(p)) for p in real_images[2][:10]])
+    for images in (real, rng.integers(0, 256, (10, 100, 100, 3), dtype=np.uint8)):
+        sums = images.reshape(10, 50, 2, 50, 2, 3).sum(axis=(2, 4), dtype=np.int64)
+        means = coarse_images(pixel_features(images), (100, 100, 3)).reshape(sums.shape)
+        assert np.abs(sums - 4 * means.astype(np.int64)).max() <= 2
 
 
 def test_separable_features_are_classified_perfectly():

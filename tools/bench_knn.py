@@ -1,4 +1,4 @@
-"""Benchmark (not a test): exact raw-pixel KNN search, scikit-learn / OpenCV / blocked.
+"""Benchmark (not a test): exact raw-pixel KNN search, scikit-learn / OpenCV / new.
 
     python tools/bench_knn.py DATA_DIR [--queries 300] [--sklearn-queries 20] [--k 11]
     python tools/bench_knn.py --synthetic 12500 --queries 7750 --sklearn-queries 0
@@ -7,10 +7,12 @@ DATA_DIR holds the ingested `train.npz`, `validation.npz` and `test.npz`
 (`results/arrays/` of a run). Queries are the first validation then test
 images. Times, on the same queries against the whole training set:
 scikit-learn's brute Manhattan search (on fewer queries: it is slow), the
-previous search (one `cv2.batchDistance` call) and `pixel_neighbours` (the
-same kernel blocked for the cache); the neighbours of all three are asserted
-equal. Neither search prunes, so their cost does not depend on the pixels:
---synthetic N times random images, N training images (no data needed).
+previous search (one `cv2.batchDistance` call), `pixel_neighbours` (the same
+kernel blocked for the cache) and `pruned_pixel_neighbours` (the workflow's:
+blocked, pruned by the 2x2-block lower bound); the neighbours of all are
+asserted equal. The unpruned searches cost the same on any pixels: --synthetic
+N times them on random images, N training images (no data needed; the pruned
+search is skipped there, random images do not prune).
 Prints queries/s and the extrapolated time of the `knn` job's searches
 (validation + test queries) for the given numbers of queries.
 """
@@ -27,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from deepfake.knn import pixel_neighbours  # noqa: E402
+from deepfake.knn import pixel_neighbours, pruned_pixel_neighbours  # noqa: E402
 
 
 def unblocked(train: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
@@ -75,6 +77,12 @@ def main() -> None:
     (_, new), t_new = timed(lambda: pixel_neighbours(train, query, args.k))
     np.testing.assert_array_equal(new, old)
     timings = [("cv2.batchDistance", t_old, len(query)), ("pixel_neighbours", t_new, len(query))]
+    if not args.synthetic:
+        (_, pruned), t_pruned = timed(
+            lambda: pruned_pixel_neighbours(train, query, args.k, (100, 100, 3))
+        )
+        np.testing.assert_array_equal(pruned, old)
+        timings.append(("pruned_pixel_nbrs", t_pruned, len(query)))
     if args.sklearn_queries:
         few = query[: args.sklearn_queries]
         ref, t_ref = timed(lambda: sklearn_search(train, few, args.k))
