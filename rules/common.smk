@@ -41,7 +41,8 @@ wildcard_constraints:
     split="train|validation|test",
     set="train|validation|test|train_aug",
     bins=r"\d+",
-    features=r"hsv\d+|pixels",
+    features=r"hsv\d+|pixels|jointhsv|spectrum|lbp|combo",
+    descriptor="jointhsv|spectrum|lbp",
     model="knn|cnn",
     variant=r"[A-Za-z0-9_]+",
     group=r"[a-z_]+",
@@ -56,10 +57,21 @@ def data_dir():
 check_disjoint([f"{data_dir()}/{split}.csv" for split in SPLITS])
 
 
+def descriptor_name(name):
+    """A configured descriptor as its output folder: hsv -> hsv<histogram_bins>."""
+    return f"hsv{config['histogram_bins']}" if name == "hsv" else name
+
+
 def knn_feature_sets():
-    """KNN descriptors, named as their output folders: hsv<bins>, pixels."""
-    bins = config["histogram_bins"]
-    return [f"hsv{bins}" if f == "hsv" else f for f in config["knn"]["features"]]
+    """KNN descriptors, named as their output folders: hsv<bins>, pixels, jointhsv,
+    spectrum, lbp, combo."""
+    return [descriptor_name(f) for f in config["knn"]["features"]]
+
+
+def combination():
+    """knn.combination with its groups named as their output folders."""
+    combo = config["knn"]["combination"]
+    return normalised(combo | {"groups": [descriptor_name(g) for g in combo["groups"]]})
 
 
 def cnn_params(variant):
@@ -115,12 +127,17 @@ def final_outputs():
 
 
 def knn_inputs(wildcards):
-    """Arrays (labels, and pixels for raw-pixel KNN) plus histograms where used."""
+    """Arrays (labels, and pixels for raw-pixel KNN) plus the descriptor files used
+    (one per group of the combination)."""
     arrays = {f"{s}_arrays": f"results/arrays/{s}.npz" for s in SPLITS}
     if wildcards.features == "pixels":
         return arrays
+    if wildcards.features == "combo":
+        groups = combination()["groups"]
+    else:
+        groups = [wildcards.features]
     return arrays | {
-        f"{s}_features": f"results/features/{wildcards.features}/{s}.npy"
+        f"{s}_features": [f"results/features/{g}/{s}.npy" for g in groups]
         for s in SPLITS
     }
 

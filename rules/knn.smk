@@ -19,5 +19,7 @@ rule knn:
         runtime=60,
     params:
         k=sorted(config["knn"]["k"]),
+        weights=sorted(config["knn"]["weights"]),
+        combination=lambda w: combination() if w.features == "combo" else None,
     script:
         "../scripts/knn.py"

@@ -1,4 +1,5 @@
-"""HSV histograms against known images and an independent per-pixel count."""
+"""Descriptors against known images: HSV histograms (also against a per-pixel count),
+the joint HSV histogram, the spectrum fingerprint and local binary patterns."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ import cv2
 import numpy as np
 import pytest
 
-from deepfake.features import hsv_histograms, parse_feature_name, pixel_features
+from deepfake.features import (
+    descriptor,
+    hsv_histograms,
+    joint_hsv_histogram,
+    lbp_histogram,
+    parse_feature_name,
+    pixel_features,
+    spectrum_fingerprint,
+)
 
 
 def solid(rgb, n=1, size=100):
@@ -68,5 +77,75 @@ def test_pixel_features_keep_uint8_row_per_image():
 def test_parse_feature_name():
     assert parse_feature_name("hsv24") == ("hsv", 24)
     assert parse_feature_name("pixels") == ("pixels", None)
+    assert parse_feature_name("spectrum") == ("spectrum", None)
+    assert parse_feature_name("combo") == ("combo", None)
     with pytest.raises(ValueError, match="unknown feature set"):
         parse_feature_name("rgb16")
+
+
+@pytest.mark.parametrize("rgb", [(0, 0, 0), (255, 0, 0), (17, 200, 90)])
+def test_constant_image_joint_histogram_is_one_cell(rgb):
+    hist = joint_hsv_histogram(solid(rgb, n=2), bins=8)
+    assert hist.shape == (2, 512) and hist.dtype == np.float32
+    h, s, v = cv2.cvtColor(solid(rgb)[0], cv2.COLOR_RGB2HSV)[0, 0].astype(int)
+    cell = (h * 8 // 180 * 8 + s * 8 // 256) * 8 + v * 8 // 256
+    expected = np.zeros(512, dtype=np.float32)
+    expected[cell] = 1.0
+    np.testing.assert_array_equal(hist, [expected, expected])
+
+
+def test_joint_histogram_counts_pixels_per_cell_and_jointhsv_is_its_root(real_images):
+    images = np.stack([cv2.imread(str(p))[:, :, ::-1] for p in real_images[1][:3]])
+    hist = joint_hsv_histogram(images, bins=4)
+    for i, image in enumerate(images):
+        hsv = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2HSV).reshape(-1, 3)
+        bins = hsv.astype(int) * 4 // [180, 256, 256]
+        expected, _ = np.histogramdd(bins, bins=[np.arange(5)] * 3)
+        np.testing.assert_allclose(hist[i], expected.ravel() / 10_000, atol=1e-7)
+    np.testing.assert_allclose(
+        descriptor("jointhsv", images) ** 2, joint_hsv_histogram(images), rtol=1e-6
+    )
+
+
+def sinusoid(period: float, size: int = 100) -> np.ndarray:
+    """A horizontal grey sinusoid of ``period`` pixels, RGB uint8 (1, size, size, 3)."""
+    x = np.arange(size)
+    row = 128 + 100 * np.sin(2 * np.pi * x / period)
+    image = np.broadcast_to(row.round().astype(np.uint8)[None, :, None], (size, size, 3))
+    return np.ascontiguousarray(image)[None]
+
+
+@pytest.mark.parametrize("period", [2.5, 4, 10])
+def test_sinusoid_spectrum_peaks_in_its_radial_bin(period):
+    bins = 32
+    fingerprint = spectrum_fingerprint(sinusoid(period), bins=bins)
+    assert fingerprint.shape == (1, 3 * bins) and fingerprint.dtype == np.float32
+    # Frequency 1/period cycles/pixel; bins span 0..sqrt(0.5) (the corner).
+    expected = int(1 / period / np.sqrt(0.5) * bins)
+    for channel in range(3):
+        rings = fingerprint[0, channel * bins : (channel + 1) * bins]
+        assert rings.argmax() == expected, (channel, rings.round(1))
+
+
+def test_spectrum_ignores_brightness_and_sees_upsampling():
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (2, 100, 100, 3), dtype=np.uint8)
+    flat = spectrum_fingerprint(noise)
+    np.testing.assert_allclose(spectrum_fingerprint(noise // 2 + 60), flat - np.log(4), atol=0.05)
+    # Nearest-neighbour 2x up-sampling (as a generator's up-sampling layer) empties
+    # the highest rings: their log power falls far below that of white noise.
+    up = np.repeat(np.repeat(noise[:, :50, :50], 2, axis=1), 2, axis=2)
+    assert (spectrum_fingerprint(up)[:, 31] < flat[:, 31] - 5).all()
+
+
+def test_lbp_of_flat_and_striped_images():
+    flat = lbp_histogram(solid((90, 90, 90)))
+    assert flat.shape == (1, 256) and flat[0, 255] == 1.0  # every neighbour ties: all bits set
+    stripes = np.zeros((1, 100, 100, 3), dtype=np.uint8)
+    stripes[:, :, 1::2] = 255  # bright odd columns
+    hist = lbp_histogram(stripes)
+    # Dark pixels see bright left/right columns; bright pixels see their own column only.
+    dark_code = 0b11111111  # every neighbour >= a dark centre
+    bright_code = (1 << 1) | (1 << 5)  # above and below, same column
+    np.testing.assert_allclose(hist[0, [dark_code, bright_code]], [0.5, 0.5], atol=0.01)
+    np.testing.assert_allclose(hist.sum(), 1.0, rtol=1e-6)

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import copy_workflow, load_config, snakemake
 from sklearn.neighbors import KNeighborsClassifier
 
-from deepfake.features import hsv_histograms, pixel_features
-from deepfake.knn import best_k, knn_grid, knn_proba, nearest
+from deepfake.features import descriptor, hsv_histograms, pixel_features
+from deepfake.knn import (
+    best_k,
+    choose_combination,
+    coarse_images,
+    cross_validate_combination,
+    knn_grid,
+    knn_proba,
+    nearest,
+    pixel_neighbours,
+    pruned_pixel_neighbours,
+    weight_grid,
+)
 
 KS = [1, 3, 5, 7, 9, 11]
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+WEIGHTS = ["uniform", "distance"]
 
 
 @pytest.fixture(scope="module")
@@ -33,15 +52,33 @@ def test_grid_votes_equal_kneighborsclassifier_refit_per_k(real_sets, features):
         train_x, query_x = hsv_histograms(train, 16), hsv_histograms(query, 16)
     else:
         train_x, query_x = pixel_features(train), pixel_features(query)
-    grid, proba = knn_grid(train_x, train_y, query_x, query_y, KS)
+    grid, proba = knn_grid(train_x, train_y, query_x, query_y, KS, WEIGHTS)
+    assert len(grid) == len(KS) * len(WEIGHTS)
     for k in KS:
-        reference = KNeighborsClassifier(n_neighbors=k, metric="manhattan")
-        reference.fit(train_x.astype(np.float64), train_y)
-        expected = reference.predict_proba(query_x.astype(np.float64))
-        np.testing.assert_allclose(proba[k], expected, atol=1e-6, err_msg=f"k={k}")
-        accuracy = grid.loc[grid["k"] == k, "val_accuracy"].item()
-        assert accuracy == pytest.approx(np.mean(reference.predict(query_x) == query_y))
-        np.testing.assert_allclose(knn_proba(train_x, train_y, query_x, k), expected, atol=1e-6)
+        for weights in WEIGHTS:
+            reference = KNeighborsClassifier(n_neighbors=k, weights=weights, metric="manhattan")
+            reference.fit(train_x.astype(np.float64), train_y)
+            expected = reference.predict_proba(query_x.astype(np.float64))
+            message = f"k={k} weights={weights}"
+            np.testing.assert_allclose(proba[(k, weights)], expected, atol=1e-6, err_msg=message)
+            row = grid.loc[(grid["k"] == k) & (grid["weights"] == weights)]
+            assert row["val_accuracy"].item() == pytest.approx(
+                np.mean(reference.predict(query_x) == query_y)
+            )
+            np.testing.assert_allclose(
+                knn_proba(train_x, train_y, query_x, k, weights), expected, atol=1e-6
+            )
+
+
+def test_distance_votes_of_exact_duplicates_follow_scikit_learn(real_sets):
+    train, train_y, query, _ = real_sets
+    train_x, query_x = hsv_histograms(train, 8), hsv_histograms(query, 8)
+    query_x[:3] = train_x[[0, 20, 40]]  # distance 0 to a training row: only it votes
+    reference = KNeighborsClassifier(n_neighbors=5, weights="distance", metric="manhattan")
+    expected = reference.fit(train_x, train_y).predict_proba(query_x)
+    got = knn_proba(train_x, train_y, query_x, 5, "distance")
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    np.testing.assert_array_equal(got[:3].argmax(1), train_y[[0, 20, 40]])
 
 
 def test_uint8_search_matches_float_manhattan(real_sets):
@@ -49,6 +86,57 @@ def test_uint8_search_matches_float_manhattan(real_sets):
     fast = nearest(pixel_features(train), pixel_features(query), 5)
     slow = nearest(pixel_features(train).astype(np.float32), pixel_features(query), 5)
     np.testing.assert_array_equal(fast, slow)
+
+
+@pytest.mark.parametrize("pruned", [False, True])
+@pytest.mark.parametrize(("train_chunk", "query_block"), [(7, 9), (16, 512), (60, 1)])
+def test_pixel_search_returns_brute_force_neighbours_for_every_k(
+    real_sets, train_chunk, query_block, pruned
+):
+    train, _, query, _ = real_sets
+    train_x, query_x = pixel_features(train), pixel_features(query)
+    wide = train_x.astype(np.int32)
+    brute = np.stack([np.abs(wide - q).sum(axis=1) for q in query_x.astype(np.int32)])
+    for k in KS + [len(train_x)]:
+        if pruned:
+            dist, index = pruned_pixel_neighbours(
+                train_x, query_x, k, (100, 100, 3), train_chunk, query_block
+            )
+        else:
+            dist, index = pixel_neighbours(train_x, query_x, k, train_chunk, query_block)
+        expected = np.argsort(brute, axis=1, kind="stable")[:, :k]  # ties: lower row first
+        np.testing.assert_array_equal(index, expected, err_msg=f"k={k}")
+        np.testing.assert_array_equal(dist, np.take_along_axis(brute, expected, axis=1))
+
+
+def test_pixel_search_breaks_ties_by_training_row(real_sets):
+    train, _, query, _ = real_sets
+    train_x = pixel_features(np.concatenate([train[:5], train[:5]]))  # rows i and i + 5 tie
+    expected = np.c_[np.arange(5), np.arange(5) + 5]
+    _, index = pixel_neighbours(train_x, pixel_features(train[:5]), 2, train_chunk=3)
+    np.testing.assert_array_equal(index, expected)
+    _, index = pruned_pixel_neighbours(train_x, pixel_features(train[:5]), 2, (100, 100, 3))
+    np.testing.assert_array_equal(index, expected)
+
+
+def test_coarse_bound_never_exceeds_the_full_distance(real_sets):
+    train, _, query, _ = real_sets
+    train_x, query_x = pixel_features(train), pixel_features(query)
+    coarse_train, coarse_query = (coarse_images(x, (100, 100, 3)) for x in (train_x, query_x))
+    for q, cq in zip(query_x.astype(np.int32), coarse_query.astype(np.int32), strict=True):
+        full = np.abs(train_x.astype(np.int32) - q).sum(axis=1)
+        bound = 4 * np.abs(coarse_train.astype(np.int32) - cq).sum(axis=1) - 4 * 7500
+        assert (bound <= full).all()
+        assert (bound > 0.8 * full).mean() > 0.5  # and it is tight enough to prune
+
+
+def test_coarse_means_are_within_half_a_level_of_the_block_sums(real_images):
+    rng = np.random.default_rng(0)
+    real = np.stack([cv2.imread(str(p)) for p in real_images[2][:10]])
+    for images in (real, rng.integers(0, 256, (10, 100, 100, 3), dtype=np.uint8)):
+        sums = images.reshape(10, 50, 2, 50, 2, 3).sum(axis=(2, 4), dtype=np.int64)
+        means = coarse_images(pixel_features(images), (100, 100, 3)).reshape(sums.shape)
+        assert np.abs(sums - 4 * means.astype(np.int64)).max() <= 2
 
 
 def test_separable_features_are_classified_perfectly():
@@ -59,16 +147,114 @@ def test_separable_features_are_classified_perfectly():
     val_x = centres[val_y] + rng.normal(0, 0.5, (50, 8))
     grid, proba = knn_grid(train_x, train_y, val_x, val_y, [3, 5, 11])
     assert (grid["val_accuracy"] == 1.0).all()
-    assert proba[3].shape == (50, 5)
-    np.testing.assert_allclose(proba[11].sum(axis=1), 1.0)
+    assert proba[(3, "uniform")].shape == (50, 5)
+    np.testing.assert_allclose(proba[(11, "uniform")].sum(axis=1), 1.0)
 
 
 def test_best_k_prefers_accuracy_then_the_smallest_k():
-    grid = pd.DataFrame({"k": [3, 5, 7, 9], "val_accuracy": [0.5, 0.7, 0.7, 0.6]})
-    assert best_k(grid) == 5
+    grid = pd.DataFrame(
+        {
+            "k": [3, 3, 5, 5, 7, 7],
+            "weights": WEIGHTS * 3,
+            "val_accuracy": [0.5, 0.6, 0.6, 0.7, 0.7, 0.6],
+        }
+    )
+    assert best_k(grid) == (5, "distance")
 
 
 def test_k_larger_than_the_training_set_is_refused():
     x = np.zeros((4, 2))
     with pytest.raises(ValueError, match="training size"):
         knn_grid(x, np.arange(4), x, np.arange(4), [3, 5])
+
+
+def groups_of(images):
+    return [descriptor(name, images) for name in ("jointhsv", "spectrum", "lbp")]
+
+
+def run_knn_script(tmp_path, train, train_y, val, val_y, test):
+    """scripts/knn.py's main on the combo descriptor; returns its metrics."""
+    spec = importlib.util.spec_from_file_location("knn_script", SCRIPTS / "knn.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    inputs, groups = {}, ("jointhsv", "spectrum", "lbp")
+    tmp_path.mkdir(parents=True)
+    for split, images, labels in (
+        ("train", train, train_y),
+        ("validation", val, val_y),
+        ("test", test, np.full(len(test), -1)),
+    ):
+        inputs[f"{split}_arrays"] = str(tmp_path / f"{split}.npz")
+        np.savez(inputs[f"{split}_arrays"], images=images, labels=labels)
+        inputs[f"{split}_features"] = []
+        for name in groups:
+            inputs[f"{split}_features"].append(str(tmp_path / f"{name}_{split}.npy"))
+            np.save(inputs[f"{split}_features"][-1], descriptor(name, images))
+    out = tmp_path / "out"
+    smk = SimpleNamespace(
+        input=SimpleNamespace(**inputs),
+        output=SimpleNamespace(
+            grid=str(out / "grid.csv"),
+            val_proba=str(out / "val_proba.npy"),
+            test_proba=str(out / "test_proba.npy"),
+            metrics=str(out / "metrics.json"),
+        ),
+        wildcards=SimpleNamespace(features="combo"),
+        params=SimpleNamespace(
+            k=[1, 3, 5],
+            weights=WEIGHTS,
+            combination={
+                "groups": list(groups),
+                "group_weights": [0, 0.5, 1],
+                "folds": 3,
+                "seed": 0,
+            },
+        ),
+        threads=1,
+    )
+    script.main(smk)
+    return json.loads((out / "metrics.json").read_text())
+
+
+def test_combination_choice_ignores_validation_labels(real_sets, tmp_path):
+    train, train_y, query, query_y = real_sets
+    val, val_y, test = query[::2], query_y[::2], query[1::2]
+    metrics = run_knn_script(tmp_path / "a", train, train_y, val, val_y, test)
+    chosen = ("group_weights", "best_k", "weights", "cv_accuracy", "group_scales")
+    assert metrics["cv_folds"] == 3 and metrics["cv_accuracy"] > 0.2
+    # Wrong validation labels change the validation score only, never the choice.
+    wrong = (val_y + 1) % 5
+    again = run_knn_script(tmp_path / "b", train, train_y, val, wrong, test)
+    assert {c: again[c] for c in chosen} == {c: metrics[c] for c in chosen}
+    assert again["val_accuracy"] != metrics["val_accuracy"]
+    grid = pd.read_csv(tmp_path / "a" / "out" / "grid.csv")
+    assert len(grid) == len(weight_grid(3, [0, 0.5, 1])) * 3 * 2 == 54
+
+
+def test_cross_validation_finds_the_informative_group():
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(5), 30)
+    noise = rng.normal(0, 1, (150, 6))  # first group: no information
+    signal = np.eye(5)[y] * 3 + rng.normal(0, 0.3, (150, 5))
+    cv = cross_validate_combination([noise, signal], y, [3], ["uniform"], [0, 1, 4], 3, 0)
+    accuracy = {tuple(w): a for w, a in zip(cv["group_weights"], cv["cv_accuracy"], strict=True)}
+    assert accuracy[(1.0, 4.0)] > 0.9 and accuracy[(1.0, 0.0)] < 0.5
+    assert choose_combination(cv)["group_weights"] != [1.0, 0.0]
+
+
+@pytest.mark.slow
+def test_workflow_runs_descriptor_and_combination_knn_with_default_settings(tmp_path):
+    config = load_config("tiny")  # no knn.weights nor knn.combination: schema defaults
+    config["knn"]["features"] = ["spectrum", "combo"]
+    workdir = copy_workflow(tmp_path, config)
+    targets = [f"results/knn/{f}/metrics.json" for f in ("spectrum", "combo")]
+    snakemake(workdir, *targets)
+    for name in ("jointhsv", "spectrum", "lbp"):
+        features = np.load(workdir / "results" / "features" / name / "validation.npy")
+        assert features.dtype == np.float32 and len(features) == 50
+    combo = json.loads((workdir / "results/knn/combo/metrics.json").read_text())
+    assert combo["groups"] == ["jointhsv", "spectrum", "lbp"] and combo["cv_folds"] == 3
+    assert combo["group_weights"][0] == 1.0 and combo["weights"] == "uniform"
+    assert combo["best_k"] in (3, 5) and 0 <= combo["val_accuracy"] <= 1
+    spectrum = json.loads((workdir / "results/knn/spectrum/metrics.json").read_text())
+    assert spectrum["features"] == "spectrum" and spectrum["n_val"] == 50

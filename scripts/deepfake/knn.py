@@ -1,53 +1,193 @@
-"""KNN baselines (Manhattan distance) with k chosen on validation.
+"""KNN baselines (Manhattan distance): k and voting chosen on validation, or by
+cross-validation on the training split for the descriptor combination.
 
 Neighbours are searched once, for the largest k of the grid; each smaller k
 votes among the first k of them. The votes are those of scikit-learn's
 ``KNeighborsClassifier(metric="manhattan")`` (uniform weights, ties to the
-lowest class), which the tests check prediction for prediction, at the cost of
-one neighbour search instead of one per k.
+lowest class; ``weights="uniform"`` or ``"distance"``), which the tests check
+prediction for prediction, at the cost of one neighbour search instead of one
+per k.
 
 Raw pixels are searched with OpenCV's uint8 L1 kernel (``cv2.batchDistance``,
-exact integer distances, SIMD sum-of-absolute-differences): on 100x100x3
-images it ran 29x faster here than scikit-learn's float Manhattan search,
-which would take most of an hour on the full competition split.
+exact integer distances, SIMD sum-of-absolute-differences), blocked for the
+cache and pruned by an exact lower bound (:func:`pruned_pixel_neighbours`): on
+100x100x3 images the plain kernel ran
+29x faster here than scikit-learn's float Manhattan search, which would take
+most of an hour on the full competition split.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
 import pandas as pd
+from sklearn.metrics import pairwise_distances
+from sklearn.model_selection import StratifiedKFold
 from sklearn.neighbors import NearestNeighbors
 
-from deepfake import N_CLASSES
+from deepfake import IMAGE_SIZE, N_CLASSES
 
 METRIC = "manhattan"
+WEIGHTINGS = ("uniform", "distance")
+
+
+def _l1_block(train_x: np.ndarray, queries: np.ndarray, train_chunk: int) -> np.ndarray:
+    """Exact L1 distances (queries x training rows, int32) of uint8 rows, blocked for the
+    cache: the queries (a few MB, in L3) meet ``train_chunk`` training rows at a time
+    (in L2), so each training row is read from memory once per call, not once per query.
+    """
+    n = len(train_x)
+    block = np.empty((len(queries), n), dtype=np.int32)
+    for first in range(0, n, train_chunk):
+        size = min(train_chunk, n - first)
+        d, i = cv2.batchDistance(
+            queries, train_x[first : first + size], cv2.CV_32S, normType=cv2.NORM_L1, K=size
+        )
+        np.put_along_axis(block[:, first : first + size], i, d, axis=1)
+    return block
+
+
+def _smallest(dist: np.ndarray, index: np.ndarray, n: int, k: int) -> tuple[np.ndarray, ...]:
+    """The k smallest of each row by (distance, training row): one int64 key per pair."""
+    key = dist.astype(np.int64) * n + index
+    top = np.partition(key, k - 1, axis=-1)[..., :k] if k < key.shape[-1] else key
+    top = np.sort(top, axis=-1)
+    return top // n, top % n
+
+
+def pixel_neighbours(
+    train_x: np.ndarray,
+    query_x: np.ndarray,
+    k: int,
+    train_chunk: int = 16,
+    query_block: int = 512,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact L1 neighbours of uint8 rows (no pruning); ties to the lower training row."""
+    n = len(train_x)
+    train_x, query_x = np.ascontiguousarray(train_x), np.ascontiguousarray(query_x)
+    dist = np.empty((len(query_x), k), dtype=np.int64)
+    index = np.empty((len(query_x), k), dtype=np.int64)
+    rows = np.arange(n, dtype=np.int64)
+    for start in range(0, len(query_x), query_block):
+        block = _l1_block(train_x, query_x[start : start + query_block], train_chunk)
+        d, i = _smallest(block, rows, n, k)
+        dist[start : start + len(block)], index[start : start + len(block)] = d, i
+    return dist.astype(np.float64), index
+
+
+def coarse_images(rows: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """2x2 block means of image rows, rounded to uint8 (OpenCV's area resize: one
+    SIMD pass, 30x faster than numpy here). Each mean m of a block sum S obeys
+    |S - 4 m| <= 2, which :func:`pruned_pixel_neighbours` relies on (tested)."""
+    h, w, c = shape
+    tall = np.ascontiguousarray(rows).reshape(len(rows) * h, w, c)
+    small = cv2.resize(tall, (w // 2, len(rows) * h // 2), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(small.reshape(len(rows), -1))
+
+
+def pruned_pixel_neighbours(
+    train_x: np.ndarray,
+    query_x: np.ndarray,
+    k: int,
+    shape: tuple[int, int, int],
+    train_chunk: int = 16,
+    query_block: int = 512,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact L1 neighbours of uint8 image rows (``shape`` = H, W, C, both even), pruned by
+    a lower bound; the same neighbours as :func:`pixel_neighbours`.
+
+    For the 2x2 block sums S (4 pixels of one channel), |S_a - S_b| <= the block's
+    L1 distance, and with m the rounded mean (|S - 4 m| <= 2):
+    |S_a - S_b| >= 4 |m_a - m_b| - 4. So ``4 * L1(m_a, m_b) - 4 * blocks``
+    bounds the full distance from below, at a
+    quarter of its cost (same uint8 kernel). Each query's k best by the bound give
+    an upper limit tau on its k-th distance; only rows whose bound is <= tau can
+    be neighbours, and only those (about 2% of 11,250 on the dev split) are
+    measured in full.
+    """
+    if shape[0] % 2 or shape[1] % 2:
+        return pixel_neighbours(train_x, query_x, k, train_chunk, query_block)
+    n = len(train_x)
+    train_x, query_x = np.ascontiguousarray(train_x), np.ascontiguousarray(query_x)
+    coarse_train, coarse_query = coarse_images(train_x, shape), coarse_images(query_x, shape)
+    slack = 4 * coarse_train.shape[1]
+    dist = np.empty((len(query_x), k), dtype=np.int64)
+    index = np.empty((len(query_x), k), dtype=np.int64)
+    for start in range(0, len(query_x), query_block):
+        bound = _l1_block(coarse_train, coarse_query[start : start + query_block], train_chunk)
+        bound = bound.astype(np.int64) * 4 - slack
+        first = np.argpartition(bound, k - 1, axis=1)[:, :k] if k < n else None
+        for j, row in enumerate(bound):
+            query = query_x[start + j : start + j + 1]
+            candidates = np.arange(n) if first is None else first[j]
+            d, _ = cv2.batchDistance(
+                query, train_x[candidates], cv2.CV_32S, normType=cv2.NORM_L1, K=k
+            )
+            survivors = np.flatnonzero(row <= d.max())
+            d, i = cv2.batchDistance(
+                query, train_x[survivors], cv2.CV_32S, normType=cv2.NORM_L1, K=len(survivors)
+            )
+            d, i = _smallest(d[0], survivors[i[0]], n, k)
+            dist[start + j], index[start + j] = d, i
+    return dist.astype(np.float64), index
+
+
+def neighbours(
+    train_x: np.ndarray, query_x: np.ndarray, k: int, n_jobs: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """L1 distances (float64) and indices of the ``k`` training rows nearest to each
+    query row, closest first."""
+    if train_x.dtype == np.uint8 and query_x.dtype == np.uint8:
+        if train_x.shape[1] == IMAGE_SIZE * IMAGE_SIZE * 3:  # pixel_features rows
+            return pruned_pixel_neighbours(train_x, query_x, k, (IMAGE_SIZE, IMAGE_SIZE, 3))
+        return pixel_neighbours(train_x, query_x, k)
+    search = NearestNeighbors(n_neighbors=k, metric=METRIC, algorithm="brute", n_jobs=n_jobs)
+    return search.fit(train_x).kneighbors(query_x)
 
 
 def nearest(train_x: np.ndarray, query_x: np.ndarray, k: int, n_jobs: int = 1) -> np.ndarray:
     """Indices of the ``k`` training rows nearest to each query row (L1), closest first."""
-    if train_x.dtype == np.uint8 and query_x.dtype == np.uint8:
-        _, index = cv2.batchDistance(
-            np.ascontiguousarray(query_x),
-            np.ascontiguousarray(train_x),
-            cv2.CV_32S,
-            normType=cv2.NORM_L1,
-            K=k,
-        )
-        return index.astype(np.int64)
-    search = NearestNeighbors(n_neighbors=k, metric=METRIC, algorithm="brute", n_jobs=n_jobs)
-    return search.fit(train_x).kneighbors(query_x, return_distance=False)
+    return neighbours(train_x, query_x, k, n_jobs)[1]
+
+
+def vote(
+    train_y: np.ndarray, index: np.ndarray, dist: np.ndarray | None, k: int, weights: str
+) -> np.ndarray:
+    """Class probabilities from the first ``k`` neighbours, as KNeighborsClassifier votes:
+    equal votes (``uniform``) or votes 1/distance (``distance``; where some of the
+    k neighbours lie at distance 0, only those vote)."""
+    if weights not in WEIGHTINGS:
+        raise ValueError(f"unknown weights {weights!r}: expected one of {WEIGHTINGS}")
+    onehot = np.eye(N_CLASSES)[train_y[index[:, :k]]]  # (N, k, C)
+    if weights == "uniform":
+        return (onehot.sum(axis=1) / k).astype(np.float32)
+    d = dist[:, :k]
+    zero = d == 0
+    with np.errstate(divide="ignore"):
+        w = np.where(zero.any(axis=1, keepdims=True), zero.astype(np.float64), 1.0 / d)
+    proba = np.einsum("nk,nkc->nc", w, onehot)
+    return (proba / proba.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def neighbour_votes(
-    train_y: np.ndarray, neighbours: np.ndarray, ks: Sequence[int]
-) -> dict[int, np.ndarray]:
-    """Class probabilities for each k: the share of each class among the first k neighbours."""
-    onehot = np.eye(N_CLASSES, dtype=np.float32)[train_y[neighbours]]  # (N, K, C)
-    counts = np.cumsum(onehot, axis=1)
-    return {k: counts[:, k - 1, :] / k for k in ks}
+    train_y: np.ndarray,
+    index: np.ndarray,
+    ks: Sequence[int],
+    dist: np.ndarray | None = None,
+    weights: Sequence[str] = ("uniform",),
+) -> dict[tuple[int, str], np.ndarray]:
+    """Class probabilities for each (k, weights) from one neighbour list."""
+    return {(k, w): vote(train_y, index, dist, k, w) for k in ks for w in weights}
+
+
+def _check_ks(ks: Sequence[int], n_train: int) -> list[int]:
+    ks = sorted({int(k) for k in ks})
+    if ks[0] < 1 or ks[-1] > n_train:
+        raise ValueError(f"k must lie in 1..{n_train} (the training size), got {ks}")
+    return ks
 
 
 def knn_grid(
@@ -56,25 +196,173 @@ def knn_grid(
     val_x: np.ndarray,
     val_y: np.ndarray,
     ks: Sequence[int],
+    weights: Sequence[str] = ("uniform",),
     n_jobs: int = 1,
-) -> tuple[pd.DataFrame, dict[int, np.ndarray]]:
-    """Validation accuracy for each k, and each k's validation class probabilities."""
-    ks = sorted({int(k) for k in ks})
-    if ks[0] < 1 or ks[-1] > len(train_x):
-        raise ValueError(f"k must lie in 1..{len(train_x)} (the training size), got {ks}")
-    proba = neighbour_votes(train_y, nearest(train_x, val_x, ks[-1], n_jobs), ks)
-    accuracy = [float(np.mean(proba[k].argmax(1) == val_y)) for k in ks]
-    return pd.DataFrame({"k": ks, "val_accuracy": accuracy}), proba
+) -> tuple[pd.DataFrame, dict[tuple[int, str], np.ndarray]]:
+    """Validation accuracy for each (k, weights), and each one's validation probabilities."""
+    ks = _check_ks(ks, len(train_x))
+    dist, index = neighbours(train_x, val_x, ks[-1], n_jobs)
+    proba = neighbour_votes(train_y, index, ks, dist, weights)
+    rows = [
+        {"k": k, "weights": w, "val_accuracy": float(np.mean(p.argmax(1) == val_y))}
+        for (k, w), p in proba.items()
+    ]
+    return pd.DataFrame(rows), proba
 
 
-def best_k(grid: pd.DataFrame) -> int:
-    """The k with the highest validation accuracy; the smallest such k on a tie."""
-    best = grid["val_accuracy"].max()
-    return int(grid.loc[grid["val_accuracy"] == best, "k"].min())
+def best_k(grid: pd.DataFrame, score: str = "val_accuracy") -> tuple[int, str]:
+    """The (k, weights) with the highest ``score``; on a tie the smallest k, then the
+    first weighting in grid order."""
+    best = grid.loc[grid[score] == grid[score].max()]
+    best = best.sort_values("k", kind="stable").iloc[0]
+    return int(best["k"]), str(best.get("weights", "uniform"))
 
 
 def knn_proba(
-    train_x: np.ndarray, train_y: np.ndarray, x: np.ndarray, k: int, n_jobs: int = 1
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    x: np.ndarray,
+    k: int,
+    weights: str = "uniform",
+    n_jobs: int = 1,
 ) -> np.ndarray:
     """Class probabilities of the k-nearest-neighbour classifier for the rows of ``x``."""
-    return neighbour_votes(train_y, nearest(train_x, x, k, n_jobs), [k])[k]
+    dist, index = neighbours(train_x, x, k, n_jobs)
+    return vote(train_y, index, dist, k, weights)
+
+
+# --- Combination of descriptor groups -------------------------------------------------
+
+
+def group_scales(groups: Sequence[np.ndarray], n_pairs: int = 4000, seed: int = 0) -> np.ndarray:
+    """Each group's mean L1 distance between random pairs of (training) rows."""
+    rng = np.random.default_rng(seed)
+    n = len(groups[0])
+    a, b = rng.integers(0, n, n_pairs), rng.integers(0, n, n_pairs)
+    scales = np.array([np.abs(g[a] - g[b]).sum(axis=1).mean() for g in groups])
+    if (scales <= 0).any():
+        raise ValueError(f"a descriptor group is constant on the training set (scales {scales})")
+    return scales
+
+
+def combine(
+    groups: Sequence[np.ndarray], scales: Sequence[float], weights: Sequence[float]
+) -> np.ndarray:
+    """Standardised groups side by side: group ``g`` scaled by ``weights[g] / scales[g]``,
+    so the L1 distance is the weighted sum of the groups' standardised distances."""
+    return np.concatenate(
+        [
+            g.astype(np.float32) * np.float32(w / s)
+            for g, s, w in zip(groups, scales, weights, strict=True)
+        ],
+        axis=1,
+    )
+
+
+def weight_grid(n_groups: int, grid: Sequence[float]) -> list[tuple[float, ...]]:
+    """Candidate group weights: the first group 1, each other one from ``grid``."""
+    return [(1.0, *rest) for rest in itertools.product(sorted(grid), repeat=n_groups - 1)]
+
+
+def cross_validate_combination(
+    groups: Sequence[np.ndarray],
+    y: np.ndarray,
+    ks: Sequence[int],
+    weights: Sequence[str],
+    group_weights: Sequence[float],
+    folds: int,
+    seed: int,
+    n_jobs: int = 1,
+) -> pd.DataFrame:
+    """Cross-validated accuracy of every (group weights, k, voting) on the training split.
+
+    Only the training rows and labels are used: each fold is classified by the
+    other folds. Per fold, each group's distance matrix is computed once and the
+    weight candidates are sums of those matrices.
+    """
+    ks = _check_ks(ks, len(y) - (len(y) + folds - 1) // folds)
+    scales = group_scales(groups, seed=seed)
+    candidates = weight_grid(len(groups), group_weights)
+    correct = np.zeros((len(candidates), len(ks), len(weights)))
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for fit, held in splitter.split(groups[0], y):
+        dists = [
+            pairwise_distances(g[held], g[fit], metric=METRIC, n_jobs=n_jobs).astype(np.float32)
+            / np.float32(s)
+            for g, s in zip(groups, scales, strict=True)
+        ]
+        for c, candidate in enumerate(candidates):
+            total = sum(w * d for w, d in zip(candidate, dists, strict=True) if w)
+            index = np.argpartition(total, ks[-1] - 1, axis=1)[:, : ks[-1]]
+            dist = np.take_along_axis(total, index, axis=1)
+            order = np.argsort(dist, axis=1, kind="stable")
+            index = np.take_along_axis(index, order, axis=1)
+            dist = np.take_along_axis(dist, order, axis=1).astype(np.float64)
+            for i, k in enumerate(ks):
+                for j, w in enumerate(weights):
+                    predicted = vote(y[fit], index, dist, k, w).argmax(1)
+                    correct[c, i, j] += np.sum(predicted == y[held])
+    rows = [
+        {
+            "group_weights": list(candidate),
+            "k": k,
+            "weights": w,
+            "cv_accuracy": correct[c, i, j] / len(y),
+        }
+        for c, candidate in enumerate(candidates)
+        for i, k in enumerate(ks)
+        for j, w in enumerate(weights)
+    ]
+    return pd.DataFrame(rows)
+
+
+def choose_combination(cv: pd.DataFrame) -> dict:
+    """The best row of :func:`cross_validate_combination`: highest CV accuracy, then the
+    smallest k, then grid order (uniform before distance, smaller weights first)."""
+    best = cv.loc[cv["cv_accuracy"] == cv["cv_accuracy"].max()]
+    row = best.sort_values("k", kind="stable").iloc[0]
+    return {
+        "group_weights": [float(w) for w in row["group_weights"]],
+        "k": int(row["k"]),
+        "weights": str(row["weights"]),
+        "cv_accuracy": float(row["cv_accuracy"]),
+    }
+
+
+def combination_knn(
+    train_groups: Sequence[np.ndarray],
+    train_y: np.ndarray,
+    query_groups: Sequence[Sequence[np.ndarray]],
+    ks: Sequence[int],
+    weights: Sequence[str],
+    group_weights: Sequence[float],
+    folds: int,
+    seed: int,
+    n_jobs: int = 1,
+) -> tuple[pd.DataFrame, dict, list[np.ndarray]]:
+    """KNN on the combined descriptor groups, everything chosen on the training split.
+
+    Group weights, k and voting come from :func:`cross_validate_combination`;
+    then each query set (validation, test: lists of groups) is classified once.
+    Returns the CV table, the choice (with the group scales) and each query
+    set's class probabilities.
+    """
+    cv = cross_validate_combination(
+        train_groups, train_y, ks, weights, group_weights, folds, seed, n_jobs
+    )
+    chosen = choose_combination(cv)
+    scales = group_scales(train_groups, seed=seed)
+    chosen["group_scales"] = [float(s) for s in scales]
+    train_x = combine(train_groups, scales, chosen["group_weights"])
+    probas = [
+        knn_proba(
+            train_x,
+            train_y,
+            combine(groups, scales, chosen["group_weights"]),
+            chosen["k"],
+            chosen["weights"],
+            n_jobs,
+        )
+        for groups in query_groups
+    ]
+    return cv, chosen, probas

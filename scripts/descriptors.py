@@ -1,0 +1,31 @@
+"""Snakemake entry point: one named descriptor (jointhsv, spectrum, lbp) of one array file."""
+
+import logging
+import time
+
+import numpy as np
+
+from deepfake.features import descriptor
+from deepfake.io import save_npy
+from deepfake.smk import run
+
+
+def main(smk):
+    with np.load(smk.input[0]) as arrays:
+        images = arrays["images"]
+    start = time.perf_counter()
+    features = descriptor(smk.wildcards.descriptor, images)
+    seconds = time.perf_counter() - start
+    logging.info(
+        "%s of %d images: %s in %.1f s (%.0f images/s)",
+        smk.wildcards.descriptor,
+        len(images),
+        features.shape,
+        seconds,
+        len(images) / max(seconds, 1e-9),
+    )
+    save_npy(smk.output[0], features)
+
+
+if __name__ == "__main__":
+    run(main, snakemake)  # noqa: F821 (injected by Snakemake)
