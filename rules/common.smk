@@ -53,8 +53,11 @@ def data_dir():
     return DEMO_DIR if config["data_dir"] == "demo" else config["data_dir"].rstrip("/")
 
 
-# One image_id in two splits (leakage) stops the run before any job.
-check_disjoint([f"{data_dir()}/{split}.csv" for split in SPLITS])
+# A training image_id also listed by validation or test (leakage) stops the run
+# before any job.
+check_disjoint(
+    f"{data_dir()}/train.csv", [f"{data_dir()}/{s}.csv" for s in ("validation", "test")]
+)
 
 
 def descriptor_name(name):

@@ -40,10 +40,24 @@ def test_an_id_in_two_splits_names_both_rows(layout):
     shared = (layout / "train.csv").read_text().splitlines()[2].split(",")[0]
     val.write_text(val.read_text() + f"{shared},1\n")
     with pytest.raises(ValueError) as error:
-        check_disjoint([layout / "train.csv", val])
+        check_disjoint(layout / "train.csv", [val])
     message = str(error.value)
     assert f"{layout / 'train.csv'}, row 3" in message and f"{val}, row 4" in message
-    check_disjoint([layout / "train.csv"])  # one split alone is fine
+    check_disjoint(layout / "train.csv", [])  # one split alone is fine
+
+
+def test_validation_and_test_may_share_ids(layout):
+    """A dev split lists its validation images as the test split, on purpose."""
+    val = layout / "validation.csv"
+    test = layout / "test.csv"
+    test.write_text("image_id\n" + "".join(f"{line.split(',')[0]}\n" for line in
+                    val.read_text().splitlines()[1:]))  # fmt: skip
+    check_disjoint(layout / "train.csv", [val, test])
+    test.write_text(
+        test.read_text() + (layout / "train.csv").read_text().splitlines()[1].split(",")[0] + "\n"
+    )
+    with pytest.raises(ValueError, match="leakage"):
+        check_disjoint(layout / "train.csv", [val, test])
 
 
 def test_identical_bytes_under_other_ids_are_found(layout):

@@ -135,23 +135,31 @@ def package_modules(script: str | os.PathLike) -> list[str]:
     return sorted(str(p) for p in seen)
 
 
-def check_disjoint(csv_paths) -> None:
-    """Stop when one image_id is listed by two splits' CSVs (leakage between splits),
-    naming both rows. Standard library only: run at start-up, before any job, on
-    every CSV that exists."""
-    seen: dict[str, tuple[Path, int]] = {}
-    for csv_path in map(Path, csv_paths):
-        if not csv_path.is_file():
-            continue
-        with open(csv_path, newline="", encoding="utf-8", errors="replace") as handle:
-            for row, fields in enumerate(csv.reader(handle), start=1):
-                if row == 1 or not fields:
-                    continue  # the header
-                image_id = fields[0].strip()
-                if image_id in seen and seen[image_id][0] != csv_path:
-                    first, first_row = seen[image_id]
-                    raise ValueError(
-                        f"image_id {image_id!r} is in two splits: {first}, row {first_row} "
-                        f"and {csv_path}, row {row} (leakage: remove it from one of them)"
-                    )
-                seen.setdefault(image_id, (csv_path, row))
+def check_disjoint(train_csv, other_csvs) -> None:
+    """Stop when an image_id of the training split is also listed by another split's
+    CSV (leakage: it would inflate every validation figure), naming both rows.
+
+    Validation and test may share ids: a dev split made by ``tools/make_split.py``
+    lists its validation images as the (unlabelled) test split on purpose, so its
+    submission can be scored. Standard library only: run at start-up, before any
+    job, on every CSV that exists.
+    """
+    train_rows = dict(_csv_ids(Path(train_csv)))
+    for csv_path in map(Path, other_csvs):
+        for image_id, row in _csv_ids(csv_path):
+            if image_id in train_rows:
+                raise ValueError(
+                    f"image_id {image_id!r} is in two splits: {train_csv}, row "
+                    f"{train_rows[image_id]} and {csv_path}, row {row} "
+                    "(leakage: remove it from one of them)"
+                )
+
+
+def _csv_ids(csv_path: Path):
+    """(image_id, 1-based row) of a split's CSV, header skipped; nothing if absent."""
+    if not csv_path.is_file():
+        return
+    with open(csv_path, newline="", encoding="utf-8", errors="replace") as handle:
+        for row, fields in enumerate(csv.reader(handle), start=1):
+            if row > 1 and fields:
+                yield fields[0].strip(), row
