@@ -11,7 +11,7 @@ wildcard_constraints:
     set="train|validation|test|train_aug",
     bins=r"\d+",
     features=r"hsv\d+|pixels",
-    model="knn|cnn",
+    model="knn|cnn|ensemble",
     variant=r"[A-Za-z0-9_]+",
     group=r"[a-z_]+",
 
@@ -33,11 +33,35 @@ def cnn_params(variant):
     return settings | config["cnn"]["variants"][variant]
 
 
-def models():
+def trained_models():
     """Every trained model, as the results/ sub-folder holding its predictions."""
     return [f"knn/{f}" for f in knn_feature_sets()] + [
         f"cnn/{v}" for v in config["cnn"]["variants"]
     ]
+
+
+def ensemble_name():
+    return config.get("ensemble", {}).get("name", "mean")
+
+
+def ensemble_members():
+    """The ensemble's members (default: every CNN variant); [] when fewer than two."""
+    members = config.get("ensemble", {}).get("members")
+    if members is None:
+        members = [f"cnn/{v}" for v in config["cnn"]["variants"]]
+    unknown = sorted(set(members) - set(trained_models()))
+    if unknown:
+        raise ValueError(
+            f"config ensemble.members: {unknown} are not models of this run "
+            f"(choose from {trained_models()})"
+        )
+    return list(members) if len(members) >= 2 else []
+
+
+def models():
+    """Every model with predictions (trained ones and the ensemble), as its results/ folder."""
+    ensemble = [f"ensemble/{ensemble_name()}"] if ensemble_members() else []
+    return trained_models() + ensemble
 
 
 def final_outputs():

@@ -148,9 +148,7 @@ def _residual_block(x, name: str, bn_momentum: float):
     return layers.LeakyReLU(0.1, name=f"{name}_act")(y)
 
 
-def _staged_trunk(
-    x, filters: Sequence[int], blocks: Sequence[int], stem: int, bn_momentum: float
-):
+def _staged_trunk(x, filters: Sequence[int], blocks: Sequence[int], stem: int, bn_momentum: float):
     """Stem (3x3 stride 1 when ``stem`` is 1, else a stem x stem patch conv), then stages."""
     if len(blocks) != len(filters):
         raise ValueError(
