@@ -111,9 +111,11 @@ def figures():
 
 
 def cnn_inputs(wildcards):
-    """Arrays and the histograms with the variant's own number of bins."""
-    hist = f"results/features/hsv{cnn_params(wildcards.variant)['bins']}"
-    return {
+    """Arrays, the histograms with the variant's own number of bins and, for a
+    variant with a fingerprint input, that descriptor of each set."""
+    params = cnn_params(wildcards.variant)
+    hist = f"results/features/hsv{params['bins']}"
+    inputs = {
         "train": "results/arrays/train_aug.npz",
         "train_hist": f"{hist}/train_aug.npy",
         "val": "results/arrays/validation.npz",
@@ -121,3 +123,12 @@ def cnn_inputs(wildcards):
         "test": "results/arrays/test.npz",
         "test_hist": f"{hist}/test.npy",
     }
+    fingerprint = params.get("fingerprint", "none")
+    if fingerprint != "none":
+        freq = f"results/features/{fingerprint}"
+        inputs |= {
+            "train_freq": f"{freq}/train_aug.npy",
+            "val_freq": f"{freq}/validation.npy",
+            "test_freq": f"{freq}/test.npy",
+        }
+    return inputs

@@ -4,15 +4,17 @@ For each named candidate: parameter count, :func:`deepfake.model.flops_per_image
 (multiply-adds of the conv and dense layers), training images/s (``model.fit``
 through train_cnn's data path, ArrayBatches of uint8 arrays, batch 64) and
 inference images/s (``model.predict``, batch 64). A warm-up epoch traces the
-model and sizes the timed epoch to about ``--seconds``. Random data: speed only.
+model and sizes the timed epoch to about ``--seconds``; ``--rounds`` rounds
+interleave the candidates and the median is printed. Random data: speed only.
 
-    python scripts/bench_networks.py --threads 2                 # every candidate, bf16
+    python scripts/bench_networks.py --threads 2                 # every candidate, f32
     python scripts/bench_networks.py --only paper fast_p4_32 --precision f32 bf16
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -36,10 +38,11 @@ CANDIDATES = {
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--only", nargs="+", choices=list(CANDIDATES), default=list(CANDIDATES))
-    p.add_argument("--precision", nargs="+", choices=["f32", "bf16"], default=["bf16"])
+    p.add_argument("--precision", nargs="+", choices=["f32", "bf16"], default=["f32"])
+    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--seconds", type=float, default=15.0, help="target length of a timed epoch")
+    p.add_argument("--seconds", type=float, default=8.0, help="target length of a timed epoch")
     p.add_argument("--max-steps", type=int, default=200)
     args = p.parse_args()
 
@@ -62,7 +65,7 @@ def main() -> None:
         "label": rng.integers(0, 5, n),
     }
     print(f"backend {backend}, keras {keras.__version__}, batch {bs}, threads {args.threads}")
-    print(f"{'model':12} {'prec':5} {'params':>10} {'MMAC/img':>9} {'train/s':>8} {'infer/s':>8}")
+    runs = {}
     for name in args.only:
         for precision in args.precision:
             params = {
@@ -73,27 +76,41 @@ def main() -> None:
             keras.utils.set_random_seed(0)
             model = build_from_params(params)
             compile_model(model, params, steps_per_epoch=10)
+            runs[name, precision] = {"model": model, "train": [], "infer": []}
 
-            def train(steps: int, model=model) -> float:
-                sub = {k: v[: steps * bs] for k, v in data.items()}
-                t = time.perf_counter()
-                model.fit(ArrayBatches(sub, bs, seed=0), epochs=1, verbose=0, shuffle=False)
-                return steps * bs / (time.perf_counter() - t)
+    def train(model, steps: int) -> float:
+        sub = {k: v[: steps * bs] for k, v in data.items()}
+        t = time.perf_counter()
+        model.fit(ArrayBatches(sub, bs, seed=0), epochs=1, verbose=0, shuffle=False)
+        return steps * bs / (time.perf_counter() - t)
 
-            train(3)  # trace
-            rate = train(3)
-            steps = int(min(args.max_steps, max(5, args.seconds * rate / bs)))
-            rate = train(steps)
-            x = {k: v[: steps * bs] for k, v in inputs(data).items()}
-            model.predict({k: v[:bs] for k, v in x.items()}, batch_size=bs, verbose=0)
-            t = time.perf_counter()
-            model.predict(x, batch_size=bs, verbose=0)
-            infer = steps * bs / (time.perf_counter() - t)
-            print(
-                f"{name:12} {precision:5} {model.count_params():>10,} "
-                f"{flops_per_image(model) / 1e6:>9.1f} {rate:>8.0f} {infer:>8.0f}",
-                flush=True,
-            )
+    def infer(model, steps: int) -> float:
+        x = {k: v[: steps * bs] for k, v in inputs(data).items()}
+        t = time.perf_counter()
+        model.predict(x, batch_size=bs, verbose=0)
+        return steps * bs / (time.perf_counter() - t)
+
+    steps = {}
+    for key, run in runs.items():  # trace, then size each timed epoch to about --seconds
+        train(run["model"], 2)
+        infer(run["model"], 1)
+        rate = train(run["model"], 3)
+        steps[key] = int(min(args.max_steps, max(3, args.seconds * rate / bs)))
+    # Rounds interleave the candidates, so a load change on a shared machine hits
+    # each of them alike; the median of the rounds is reported.
+    for _ in range(args.rounds):
+        for key, run in runs.items():
+            run["train"].append(train(run["model"], steps[key]))
+            run["infer"].append(infer(run["model"], steps[key]))
+    print(f"{'model':12} {'prec':5} {'params':>10} {'MMAC/img':>9} {'train/s':>8} {'infer/s':>8}")
+    for (name, precision), run in runs.items():
+        model = run["model"]
+        print(
+            f"{name:12} {precision:5} {model.count_params():>10,} "
+            f"{flops_per_image(model) / 1e6:>9.1f} {statistics.median(run['train']):>8.0f} "
+            f"{statistics.median(run['infer']):>8.0f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
