@@ -3,7 +3,8 @@
 For each named candidate: parameter count, :func:`deepfake.model.flops_per_image`
 (multiply-adds of the conv and dense layers), training images/s (``model.fit``
 through train_cnn's data path, ArrayBatches of uint8 arrays, batch 64) and
-inference images/s (``model.predict``, batch 64). A warm-up epoch traces the
+inference images/s (``model.predict``, batch 64), both from the batches' end times (the first
+batch's end to the last's, so without fit's start-up). A warm-up epoch traces the
 model and sizes the timed epoch to about ``--seconds``; ``--rounds`` rounds
 interleave the candidates and the median is printed. Random data: speed only.
 
@@ -78,24 +79,42 @@ def main() -> None:
             compile_model(model, params, steps_per_epoch=10)
             runs[name, precision] = {"model": model, "train": [], "infer": []}
 
+    class BatchTimes(keras.callbacks.Callback):
+        """End time of every batch: the rate excludes fit's and predict's start-up
+        (about a second per call, which a 176-step epoch amortises but a short
+        timed epoch would not)."""
+
+        def __init__(self):
+            super().__init__()
+            self.times = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.times.append(time.perf_counter())
+
+        on_predict_batch_end = on_train_batch_end
+
+        def rate(self) -> float:
+            return (len(self.times) - 1) * bs / (self.times[-1] - self.times[0])
+
     def train(model, steps: int) -> float:
         sub = {k: v[: steps * bs] for k, v in data.items()}
-        t = time.perf_counter()
-        model.fit(ArrayBatches(sub, bs, seed=0), epochs=1, verbose=0, shuffle=False)
-        return steps * bs / (time.perf_counter() - t)
+        timer = BatchTimes()
+        model.fit(ArrayBatches(sub, bs, seed=0), epochs=1, verbose=0, shuffle=False,
+                  callbacks=[timer])  # fmt: skip
+        return timer.rate()
 
     def infer(model, steps: int) -> float:
         x = {k: v[: steps * bs] for k, v in inputs(data).items()}
-        t = time.perf_counter()
-        model.predict(x, batch_size=bs, verbose=0)
-        return steps * bs / (time.perf_counter() - t)
+        timer = BatchTimes()
+        model.predict(x, batch_size=bs, verbose=0, callbacks=[timer])
+        return timer.rate()
 
     steps = {}
     for key, run in runs.items():  # trace, then size each timed epoch to about --seconds
-        train(run["model"], 2)
-        infer(run["model"], 1)
+        train(run["model"], 3)
+        infer(run["model"], 3)
         rate = train(run["model"], 3)
-        steps[key] = int(min(args.max_steps, max(3, args.seconds * rate / bs)))
+        steps[key] = int(min(args.max_steps, max(4, args.seconds * rate / bs)))
     # Rounds interleave the candidates, so a load change on a shared machine hits
     # each of them alike; the median of the rounds is reported.
     for _ in range(args.rounds):
