@@ -11,6 +11,7 @@ include: "rules/data.smk"
 include: "rules/features.smk"
 include: "rules/knn.smk"
 include: "rules/cnn.smk"
+include: "rules/ensemble.smk"
 include: "rules/report.smk"
 include: "rules/predict.smk"
 

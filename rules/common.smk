@@ -43,7 +43,7 @@ wildcard_constraints:
     bins=r"\d+",
     features=r"hsv\d+|pixels|jointhsv|spectrum|lbp|combo",
     descriptor="jointhsv|spectrum|lbp",
-    model="knn|cnn",
+    model="knn|cnn|ensemble",
     variant=r"[A-Za-z0-9_]+",
     group=r"[a-z_]+",
 
@@ -109,11 +109,35 @@ def ingest_manifest(wildcards):
     return folder_manifest(folder) if os.path.isdir(folder) else "missing"
 
 
-def models():
+def trained_models():
     """Every trained model, as the results/ sub-folder holding its predictions."""
     return [f"knn/{f}" for f in knn_feature_sets()] + [
         f"cnn/{v}" for v in trained_variants(config)
     ]
+
+
+def ensemble_name():
+    return config.get("ensemble", {}).get("name", "mean")
+
+
+def ensemble_members():
+    """The ensemble's members (default: every CNN variant); [] when fewer than two."""
+    members = config.get("ensemble", {}).get("members")
+    if members is None:
+        members = [f"cnn/{v}" for v in config["cnn"]["variants"]]
+    unknown = sorted(set(members) - set(trained_models()))
+    if unknown:
+        raise ValueError(
+            f"config ensemble.members: {unknown} are not models of this run "
+            f"(choose from {trained_models()})"
+        )
+    return list(members) if len(members) >= 2 else []
+
+
+def models():
+    """Every model with predictions (trained ones and the ensemble), as its results/ folder."""
+    ensemble = [f"ensemble/{ensemble_name()}"] if ensemble_members() else []
+    return trained_models() + ensemble
 
 
 def final_outputs():
@@ -169,9 +193,11 @@ def figures():
 
 
 def cnn_inputs(wildcards):
-    """Arrays and the histograms with the variant's own number of bins."""
-    hist = f"results/features/hsv{cnn_params(wildcards.variant)['bins']}"
-    return {
+    """Arrays, the histograms with the variant's own number of bins and, for a
+    variant with a fingerprint input, that descriptor of each set."""
+    params = cnn_params(wildcards.variant)
+    hist = f"results/features/hsv{params['bins']}"
+    inputs = {
         "train": "results/arrays/train_aug.npz",
         "train_hist": f"{hist}/train_aug.npy",
         "val": "results/arrays/validation.npz",
@@ -179,6 +205,15 @@ def cnn_inputs(wildcards):
         "test": "results/arrays/test.npz",
         "test_hist": f"{hist}/test.npy",
     }
+    fingerprint = params.get("fingerprint", "none")
+    if fingerprint != "none":
+        freq = f"results/features/{fingerprint}"
+        inputs |= {
+            "train_freq": f"{freq}/train_aug.npy",
+            "val_freq": f"{freq}/validation.npy",
+            "test_freq": f"{freq}/test.npy",
+        }
+    return inputs
 
 
 def predict_folder():

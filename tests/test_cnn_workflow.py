@@ -42,7 +42,7 @@ def planned_after(workdir, edit):
 def test_every_variant_is_trained_and_scored(cnn_run):
     summary = pd.read_csv(cnn_run / "results" / "metrics" / "summary.csv")
     assert sorted(summary.loc[summary["model"] == "cnn", "variant"]) == sorted(VARIANTS)
-    assert len(summary) == len(VARIANTS) + 2  # and the two KNN baselines
+    assert len(summary) == len(VARIANTS) + 3  # and the two KNN baselines, the ensemble
     for variant in VARIANTS:
         folder = cnn_run / "results" / "cnn" / variant
         history = pd.read_csv(folder / "history.csv")
@@ -67,6 +67,27 @@ def test_every_variant_is_trained_and_scored(cnn_run):
     assert json.loads((cnn_run / "results/cnn/bins8/metrics.json").read_text())["features"] == (
         "image+hsv8"
     )
+
+
+def test_ensemble_row_is_the_mean_of_every_variant(cnn_run):
+    folder = cnn_run / "results" / "ensemble" / "mean"
+    members = [np.load(cnn_run / "results" / "cnn" / v / "val_proba.npy") for v in VARIANTS]
+    val_proba = np.load(folder / "val_proba.npy")
+    np.testing.assert_allclose(val_proba, np.mean(members, axis=0), rtol=1e-5, atol=1e-7)
+    tests = [np.load(cnn_run / "results" / "cnn" / v / "test_proba.npy") for v in VARIANTS]
+    np.testing.assert_allclose(
+        np.load(folder / "test_proba.npy"), np.mean(tests, axis=0), rtol=1e-5, atol=1e-7
+    )
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["members"] == [f"cnn/{v}" for v in VARIANTS]
+    accuracy = np.mean(val_proba.argmax(1) == _labels(cnn_run))
+    assert metrics["val_accuracy"] == pytest.approx(accuracy)
+    summary = pd.read_csv(cnn_run / "results" / "metrics" / "summary.csv")
+    row = summary[summary["model"] == "ensemble"]
+    assert row["variant"].tolist() == ["mean"]
+    assert row["val_accuracy"].iloc[0] == pytest.approx(accuracy)
+    assert (folder / "confusion.png").stat().st_size > 10_000
+    assert len(pd.read_csv(folder / "report.csv")) == 5 + 3  # classes, accuracy, averages
 
 
 def _labels(workdir):
@@ -95,7 +116,7 @@ def test_editing_one_variant_reruns_that_variant_only(cnn_run):
 
     planned = planned_after(cnn_run, edit)
     assert planned == {
-        "train_cnn": 1, "evaluate": 1, "learning_curves": 1,
+        "train_cnn": 1, "evaluate": 2, "learning_curves": 1, "ensemble": 1,
         "summary": 1, "submission": 1, "best_confusions": 1,
     }  # fmt: skip
 
@@ -105,7 +126,8 @@ def test_adding_a_variant_adds_one_training_job(cnn_run):
         config["cnn"]["variants"]["dropout02"] = {"dropout": 0.2}
 
     planned = planned_after(cnn_run, edit)
-    assert planned["train_cnn"] == 1 and planned["evaluate"] == 1
+    # The new variant joins the default ensemble (every CNN variant): it is rescored too.
+    assert planned["train_cnn"] == 1 and planned["evaluate"] == 2 and planned["ensemble"] == 1
     assert "histograms" not in planned and "knn" not in planned
 
 
@@ -114,26 +136,31 @@ RERUNS = {
     "knn.k": (lambda c: c["knn"].update(k=[3]), {"knn": 2} | dict.fromkeys(DOWNSTREAM)),
     "augment.copies": (
         lambda c: c["augment"].update(copies=2),
-        {"augment": 1, "histograms": 3, "train_cnn": 6, "learning_curves": 4}
+        {"augment": 1, "histograms": 3, "train_cnn": 6, "learning_curves": 4, "ensemble": 1}
         | dict.fromkeys(DOWNSTREAM),
     ),
     "cnn.base.learning_rate": (
         lambda c: c["cnn"]["base"].update(learning_rate=0.002),
-        {"train_cnn": 6, "learning_curves": 4} | dict.fromkeys(DOWNSTREAM),
+        {"train_cnn": 6, "learning_curves": 4, "ensemble": 1} | dict.fromkeys(DOWNSTREAM),
     ),
     "cnn.base.dropout": (  # dropout03 sets its own dropout: it stays
         lambda c: c["cnn"]["base"].update(dropout=0.4),
-        {"train_cnn": 5, "learning_curves": 4} | dict.fromkeys(DOWNSTREAM),
+        {"train_cnn": 5, "learning_curves": 4, "ensemble": 1} | dict.fromkeys(DOWNSTREAM),
     ),
     "histogram_bins": (  # bins8 and bins24 keep their own; hsv16 -> hsv12
         lambda c: c.update(histogram_bins=12),
         {"histograms": 4, "knn": 1, "train_cnn": 4, "learning_curves": 4, "class_histograms": 1}
+        | {"ensemble": 1}
         | dict.fromkeys(DOWNSTREAM),
     ),
     "cnn.environment": (lambda c: c["cnn"].update(environment="gpu"), {}),
     "knn.features": (  # dropping a feature set only re-summarises
         lambda c: c["knn"].update(features=["hsv"]),
         {"summary": 1, "submission": 1, "best_confusions": 1},
+    ),
+    "ensemble.members": (  # an explicit member list: only the ensemble and its scores
+        lambda c: c.update(ensemble={"members": ["cnn/baseline", "knn/hsv16"]}),
+        {"ensemble": 1, "evaluate": 1} | dict.fromkeys(DOWNSTREAM),
     ),
     "demo.seed": (  # new demo data: every stage
         lambda c: c["demo"].update(seed=4),
@@ -144,7 +171,8 @@ RERUNS = {
             "histograms": 10,
             "knn": 2,
             "train_cnn": 6,
-            "evaluate": 8,
+            "evaluate": 9,
+            "ensemble": 1,
             "learning_curves": 4,
             "class_histograms": 1,
             "sample_grid": 1,

@@ -1,4 +1,4 @@
-"""The dual-input CNN: shapes, parameter counts, residual wiring, save/load."""
+"""The CNN families: shapes, parameter counts, residual wiring, dtypes, save/load, learning."""
 
 from deepfake.backend import configure
 
@@ -7,9 +7,9 @@ configure(deterministic=True)  # before keras is imported
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from conftest import TINY_TRAIN_PARAMS  # noqa: E402
+from conftest import TINY_TRAIN_PARAMS, separable  # noqa: E402
 
-from deepfake.model import build_from_params, build_model  # noqa: E402
+from deepfake.model import build_from_params, build_model, flops_per_image  # noqa: E402
 from deepfake.optim import compile_model  # noqa: E402
 
 # Tiny model: filters chosen so that both shortcuts need a 1x1 projection
@@ -144,3 +144,188 @@ def test_build_from_params_and_cosine_schedule():
 def test_invalid_settings_are_refused(kwargs):
     with pytest.raises(ValueError):
         build_model(**{**TINY, "head": "gap", **kwargs})
+
+
+# --------------------------------------------------------------------------- families
+
+# Tiny fast net: 2x2 patch stem to 50x50x4, stage 0 one residual block at 4,
+# stage 1 a stride-2 conv to 25x25x8 then one residual block.
+TINY_FAST = dict(
+    n_hist=12, filters=(4, 8), blocks=(1, 1), hist_units=8, dense_units=16, dropout=0.5,
+    network="fast", patch=2,
+)  # fmt: skip
+# stem 2*2*3*4=48 + BN 16 | stage0 block0 2 x (9*4*4=144 + BN 16) = 320
+# stage1 down 9*4*8=288 + BN 32 | stage1 block0 2 x (9*8*8=576 + BN 32) = 1216
+# hist_dense 12*8+8=104 | head_dense (8+8)*16=256 + BN 64 | probs 16*5+5=85
+TINY_FAST_PARAMS = 2429
+# Multiply-adds: stem 50*50*4*12=120,000 | stage0 2 x 50*50*4*36=720,000
+# stage1 down 25*25*8*36=180,000 | stage1 2 x 25*25*8*72=720,000
+# hist 12*8=96 | head 16*16=256 | probs 16*5=80
+TINY_FAST_MACS = 1_740_432
+# The same with a stride-1 3x3 stem (resnet) and no block in stage 1:
+# stem 9*3*4=108 + 16 | stage0 block0 320 | stage1 down 320 | 104 + 256 + 64 + 85
+TINY_RESNET = TINY_FAST | {"network": "resnet", "blocks": (1, 0)}
+TINY_RESNET_PARAMS = 1273
+# paper TINY: block1 100*100*4*27 | block2 50*50*6*36 | block3 25*25*8*54
+# short1 25*25*8*4 | block4 12*12*8*72 | block5 12*12*12*72 | short3 12*12*12*8
+# hist 96 | head (12+8)*16=320 | probs 80
+TINY_PAPER_MACS = 1_080_000 + 540_000 + 270_000 + 20_000 + 82_944 + 124_416 + 13_824 + 96 + 320 + 80
+
+
+def test_paper_is_the_default_network():
+    assert build_model(**TINY, network="paper").count_params() == TINY_GAP_PARAMS
+    params = TINY_TRAIN_PARAMS | {"network": "paper", "bn_momentum": 0.9}
+    assert build_from_params(params).count_params() == TINY_GAP_PARAMS
+
+
+def test_fast_network_shapes_and_parameter_count():
+    model = build_model(**TINY_FAST)
+    assert model.count_params() == TINY_FAST_PARAMS
+    assert tuple(model.get_layer("stem_act").output.shape) == (None, 50, 50, 4)
+    assert tuple(model.get_layer("stage0_block0_act").output.shape) == (None, 50, 50, 4)
+    assert tuple(model.get_layer("stage1_down_act").output.shape) == (None, 25, 25, 8)
+    assert source(model.get_layer("gap").input) == "stage1_block0_act"
+    # No layer after the rescaling runs at the full 100x100 resolution.
+    full = [
+        layer.name
+        for layer in model.layers
+        if not isinstance(layer, keras.layers.InputLayer)
+        and len(layer.output.shape) == 4
+        and layer.output.shape[1] == 100
+    ]
+    assert full == ["rescale"]
+    proba = model.predict(batch(3), verbose=0)
+    assert proba.shape == (3, 5)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_resnet_keeps_full_resolution_in_the_stem():
+    model = build_model(**TINY_RESNET)
+    assert model.count_params() == TINY_RESNET_PARAMS
+    assert tuple(model.get_layer("stem_act").output.shape) == (None, 100, 100, 4)
+    assert tuple(model.get_layer("stage0_block0_act").output.shape) == (None, 100, 100, 4)
+    assert tuple(model.get_layer("stage1_down_act").output.shape) == (None, 50, 50, 8)
+    # Residual block: the identity joins the second conv's normalised output.
+    add = model.get_layer("stage0_block0_add")
+    assert [source(t) for t in add.input] == ["stem_act", "stage0_block0_2_bn"]
+    # Flatten sees the 50x50x8 grid.
+    flat = build_model(**TINY_RESNET | {"head": "flatten"}).count_params()
+    assert flat - TINY_RESNET_PARAMS == (50 * 50 * 8 - 8) * 16
+
+
+def test_blocks_default_to_one_per_stage_and_patch_sets_the_stem():
+    model = build_model(**TINY_FAST | {"blocks": None, "patch": 4})
+    assert tuple(model.get_layer("stem_act").output.shape) == (None, 25, 25, 4)
+    assert tuple(model.get_layer("stage1_down_act").output.shape) == (None, 13, 13, 8)
+    assert {"stage0_block0_add", "stage1_block0_add"} <= {layer.name for layer in model.layers}
+
+
+def test_flops_per_image_counts_conv_and_dense_multiply_adds():
+    assert flops_per_image(build_model(**TINY_FAST)) == TINY_FAST_MACS
+    assert flops_per_image(build_model(**TINY, head="gap")) == TINY_PAPER_MACS
+
+
+@pytest.mark.parametrize("network", ["paper", "resnet", "fast"])
+def test_bn_momentum_reaches_every_batch_norm(network):
+    kwargs = TINY if network == "paper" else TINY_FAST | {"network": network}
+    model = build_model(**kwargs, bn_momentum=0.97)
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) >= 4
+    assert {layer.momentum for layer in norms} == {0.97}
+    assert build_from_params(TINY_TRAIN_PARAMS | {"bn_momentum": 0.8}).get_layer(
+        "head_bn"
+    ).momentum == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("kwargs", [TINY_FAST, TINY_RESNET])
+def test_mixed_precision_of_the_new_families(kwargs):
+    model = build_model(**kwargs, mixed_precision=True)
+    assert model.get_layer("stem_conv").compute_dtype == "bfloat16"
+    assert model.get_layer("stem_conv").kernel.dtype == "float32"
+    assert model.get_layer("stage1_down_conv").compute_dtype == "bfloat16"
+    assert model.get_layer("probs").compute_dtype == "float32"
+    proba = model.predict(batch(4), verbose=0)
+    assert proba.dtype == np.float32
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-3)
+    assert model.count_params() == build_model(**kwargs).count_params()
+
+
+def test_fingerprint_adds_a_third_input_and_its_branch():
+    model = build_model(**TINY_FAST, n_freq=10, freq_units=6)
+    assert set(model.input) == {"image", "hist", "freq"}
+    assert model.input["freq"].dtype == "float32"
+    assert tuple(model.input["freq"].shape) == (None, 10)
+    # freq_bn 4*10 | freq_dense 10*6+6 | head_dense gains 6*16 inputs' weights
+    assert model.count_params() == TINY_FAST_PARAMS + 40 + 66 + 96
+    assert source(model.get_layer("freq_dense").input) == "freq_bn"
+    concat = model.get_layer("concat")
+    assert [source(t) for t in concat.input] == ["gap", "hist_dense", "freq_dense"]
+    x = batch(3) | {"freq": np.random.default_rng(0).random((3, 10), dtype=np.float32)}
+    assert model.predict(x, verbose=0).shape == (3, 5)
+
+
+def test_build_from_params_wires_the_fingerprint():
+    params = TINY_TRAIN_PARAMS | {"network": "fast", "filters": [4, 8], "blocks": [1, 1]}
+    plain = build_from_params(params)
+    assert set(plain.input) == {"image", "hist"}
+    # "none" ignores a given n_freq: the rule may always pass it.
+    assert set(build_from_params(params | {"fingerprint": "none"}, n_freq=7).input) == {
+        "image", "hist",
+    }  # fmt: skip
+    model = build_from_params(params | {"fingerprint": "spectrum", "freq_units": 6}, n_freq=7)
+    assert tuple(model.input["freq"].shape) == (None, 7)
+    with pytest.raises(ValueError, match="spectrum.*n_freq"):
+        build_from_params(params | {"fingerprint": "spectrum"})
+    with pytest.raises(ValueError, match="fingerprint"):
+        build_from_params(params | {"fingerprint": "wavelet"}, n_freq=7)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"network": "vgg"},
+        {"network": "paper", "blocks": (1, 1, 1, 1, 1)},
+        {"network": "fast", "filters": (4, 8), "blocks": (1,)},
+        {"network": "fast", "filters": (4, 8), "blocks": (1, -1)},
+        {"network": "fast", "filters": (4, 8), "patch": 1},
+        {"network": "resnet", "filters": ()},
+        {"bn_momentum": 1.0},
+    ],
+)
+def test_invalid_family_settings_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        build_model(**{**TINY, **kwargs})
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        TINY | {"n_hist": 12},
+        TINY_FAST,
+        TINY_RESNET | {"blocks": (1, 1)},
+        TINY_FAST | {"n_freq": 10, "mixed_precision": True},
+    ],
+    ids=["paper", "fast", "resnet", "fast-freq-bf16"],
+)
+def test_every_family_learns_the_separable_fixture(kwargs):
+    keras.utils.set_random_seed(0)
+    train, val = separable(320, seed=0), separable(160, seed=1)
+    freq = "n_freq" in kwargs
+
+    def x(split, seed):
+        out = {"image": split["image"], "hist": split["hist"]}
+        if freq:  # a fingerprint that carries the label too, on its own scale
+            rng = np.random.default_rng(seed)
+            out["freq"] = rng.normal(5, 2, (len(split["label"]), 10)) + split["label"][:, None]
+            out["freq"] = out["freq"].astype(np.float32)
+        return out
+
+    model = build_model(**{"dropout": 0.3, **kwargs}, seed=1)
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.fit(x(train, 0), train["label"], batch_size=32, epochs=5, verbose=0, shuffle=True)
+    proba = model.predict(x(val, 1), verbose=0)
+    assert np.mean(proba.argmax(1) == val["label"]) > 0.9

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from deepfake import IMAGE_SIZE, N_CLASSES
-from deepfake.features import hsv_histograms, parse_feature_name, pixel_features
+from deepfake.features import descriptor, hsv_histograms, parse_feature_name, pixel_features
 from deepfake.ingest import DataError, read_bgr
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ COLUMNS = ["image_id", "label", "model", *[f"proba_{c}" for c in range(N_CLASSES
 CNN_INPUTS: dict[str, Callable[[np.ndarray, Mapping], np.ndarray]] = {
     "image": lambda images, params: images,
     "hist": lambda images, params: hsv_histograms(images, int(params["bins"])),
+    "freq": lambda images, params: descriptor(params["fingerprint"], images),
 }
 
 

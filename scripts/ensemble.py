@@ -1,0 +1,43 @@
+"""Snakemake entry point: the equal-weight mean of the members' probabilities."""
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from deepfake.ensemble import ensemble_metrics, mean_proba, member_name
+from deepfake.io import save_json, save_npy
+from deepfake.smk import run
+
+
+def load_members(paths, members) -> dict:
+    """Member name -> array, in the configured order; a missing member is an error."""
+    by_name = {member_name(p): p for p in paths}
+    missing = [m for m in members if m not in by_name]
+    if missing:
+        raise ValueError(f"no probabilities for ensemble members {missing} among {list(by_name)}")
+    return {m: np.load(by_name[m]) for m in members}
+
+
+def main(smk):
+    members = list(smk.params.members)
+    val = load_members(smk.input.val_proba, members)
+    test = load_members(smk.input.test_proba, members)
+    metrics = {member_name(p): json.loads(Path(p).read_text()) for p in smk.input.metrics}
+    with np.load(smk.input.validation) as arrays:
+        labels = arrays["labels"]
+    val_proba, test_proba = mean_proba(val), mean_proba(test)
+    result = ensemble_metrics(
+        smk.params.name, members, val_proba, labels, metrics, n_test=len(test_proba)
+    )
+    save_npy(smk.output.val_proba, val_proba)
+    save_npy(smk.output.test_proba, test_proba)
+    save_json(smk.output.metrics, result)
+    for m in members:
+        logging.info("member %s: val_accuracy %.4f", m, result["member_val_accuracy"][m])
+    logging.info("ensemble of %d: val_accuracy %.4f", len(members), result["val_accuracy"])
+
+
+if __name__ == "__main__":
+    run(main, snakemake)  # noqa: F821 (injected by Snakemake)
