@@ -121,10 +121,10 @@ def ensemble_name():
 
 
 def ensemble_members():
-    """The ensemble's members (default: every CNN variant); [] when fewer than two."""
+    """The ensemble's members (default: every trained CNN variant); [] when fewer than two."""
     members = config.get("ensemble", {}).get("members")
     if members is None:
-        members = [f"cnn/{v}" for v in config["cnn"]["variants"]]
+        members = [f"cnn/{v}" for v in trained_variants(config)]
     unknown = sorted(set(members) - set(trained_models()))
     if unknown:
         raise ValueError(

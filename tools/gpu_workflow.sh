@@ -3,8 +3,9 @@
 #
 #   tools/gpu_workflow.sh DATA_DIR RESULTS_TAR SECONDS CONFIG [CONFIG ...]
 #
-# Each CONFIG (an overlay merged over config.yaml, e.g. config.paper.yaml) runs
-# in its own copy of the workflow under /tmp/wf-<config name>, with the
+# Each CONFIG (overlays merged over config.yaml, e.g. config.paper.yaml, or
+# several joined by '+': config.paper.yaml+tools/gpu/epochs30.yaml) runs in its
+# own copy of the workflow under /tmp/wf-<first config's name>, with the
 # workflow's own determinism settings; TensorBoard is skipped where TensorFlow
 # is missing. Every train_cnn job gets 2 threads so that all variants train at
 # once and share the GPU (XLA_PYTHON_CLIENT_PREALLOCATE=false: each process
@@ -18,13 +19,17 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 export KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
 pids=()
 for cfg in "$@"; do
-  name=$(basename "$cfg" .yaml)
+  IFS=+ read -ra files <<<"$cfg"
+  name=$(basename "${files[0]}" .yaml)
   dir=/tmp/wf-$name
   rm -rf "$dir" && mkdir -p "$dir"
   cp -r "$repo"/{Snakefile,rules,scripts,schemas,report,profiles,envs,config.yaml} "$dir"/
-  cp "$repo/$cfg" "$dir/overlay.yaml"
-  (cd "$dir" && exec timeout "$seconds" python3 -m snakemake --cores "$(nproc)" \
-    --set-threads train_cnn=2 --keep-going --configfile overlay.yaml \
+  overlays=()
+  for i in "${!files[@]}"; do
+    cp "$repo/${files[$i]}" "$dir/overlay$i.yaml" && overlays+=("overlay$i.yaml")
+  done
+  (cd "$dir" && exec timeout "$seconds" ${PYTHON:-python3} -m snakemake --cores "$(nproc)" \
+    --set-threads train_cnn=2 --keep-going --configfile "${overlays[@]}" \
     --config data_dir="$data" >snakemake.log 2>&1) &
   pids+=($!)
 done
