@@ -1,4 +1,4 @@
-"""Snakemake entry point: validation curves of one ablation group, variants overlaid."""
+"""Snakemake entry point: learning curves of one ablation group, variants overlaid."""
 
 import pandas as pd
 

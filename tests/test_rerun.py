@@ -56,10 +56,13 @@ def test_overlay_reruns_only_the_variants_it_changes(run):
 @pytest.mark.parametrize(
     ("module", "expected"),
     [
-        ("model.py", {"train_cnn": 2, "learning_curves": 1} | dict.fromkeys(DOWNSTREAM)),
+        (
+            "model.py",  # and the ensemble of the two variants
+            {"train_cnn": 2, "learning_curves": 1, "ensemble": 1} | dict.fromkeys(DOWNSTREAM),
+        ),
         (
             "features.py",  # histograms and knn import it, and everything after them
-            {"histograms": 4, "knn": 2, "train_cnn": 2, "learning_curves": 1}
+            {"histograms": 4, "knn": 2, "train_cnn": 2, "learning_curves": 1, "ensemble": 1}
             | {"class_histograms": None}
             | dict.fromkeys(DOWNSTREAM),
         ),

@@ -49,17 +49,26 @@ def save(fig: plt.Figure, path) -> None:
 
 
 def learning_curves(histories: dict[str, pd.DataFrame], title: str) -> plt.Figure:
-    """Validation accuracy and loss per epoch, one line per variant."""
+    """Accuracy and loss per epoch, one line per variant: validation (solid) where
+    the run scored it each epoch (the report's protocol), and training (dashed)
+    always. A clean-protocol run never reads validation during training, so it
+    has training curves only (its validation accuracy is scored once, at the end).
+    """
     fig, (acc, loss) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     for name, history in histories.items():
         epochs = history["epoch"]  # 1-based
-        acc.plot(epochs, history["val_accuracy"], marker=".", label=name)
-        loss.plot(epochs, history["val_loss"], marker=".", label=name)
-    acc.set(xlabel="epoch", ylabel="validation accuracy", title=f"{title}: validation accuracy")
-    loss.set(xlabel="epoch", ylabel="validation loss", title=f"{title}: validation loss")
+        for split, style in (("val_", "-"), ("", "--")):
+            if history[f"{split}accuracy"].notna().any():
+                label = f"{name} ({'validation' if split else 'training'})"
+                line = acc.plot(epochs, history[f"{split}accuracy"], style, marker=".",
+                                label=label)[0]  # fmt: skip
+                loss.plot(epochs, history[f"{split}loss"], style, marker=".", label=label,
+                          color=line.get_color())  # fmt: skip
+    acc.set(xlabel="epoch", ylabel="accuracy", title=f"{title}: accuracy")
+    loss.set(xlabel="epoch", ylabel="loss", title=f"{title}: loss")
     for ax in (acc, loss):
         ax.grid(alpha=0.3)
-        ax.legend(title="variant")
+        ax.legend(title="variant", fontsize="small")
     return fig
 
 
