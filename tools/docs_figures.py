@@ -39,7 +39,9 @@ def main() -> None:
     docs = REPO / "docs"
     docs.mkdir(exist_ok=True)
     save(learning_curves(histories, args.title or args.prefix), docs / f"{args.prefix}_curves.png")
-    shutil.copy(args.results / "figures" / "confusion_best.png", docs / f"{args.prefix}_confusion.png")
+    shutil.copy(
+        args.results / "figures" / "confusion_best.png", docs / f"{args.prefix}_confusion.png"
+    )
 
 
 if __name__ == "__main__":
