@@ -48,3 +48,23 @@ def test_variant_with_every_option_trains_through_snakemake(tmp_path):
     assert (folder / "model.keras").stat().st_size > 0 and (folder / "tensorboard").is_dir()
     log = (workdir / "logs" / "cnn" / "options.log").read_text()
     assert "clean (validation scored once)" in log and "\r" not in log
+
+
+def test_fast_variant_with_fingerprint_trains_through_snakemake(tmp_path):
+    """config.fast.yaml's network family, here with the spectrum fingerprint as a third
+    input: the rule reads results/features/spectrum/ and the model takes it as "freq"."""
+    config = load_config("tiny_cnn")
+    config["cnn"]["variants"] = {
+        "fast": {"network": "fast", "patch": 4, "filters": [4, 8], "blocks": [1, 1],
+                 "fingerprint": "spectrum", "schedule": "onecycle", "epochs": 2}
+    }  # fmt: skip
+    workdir = copy_workflow(tmp_path, config)
+    snakemake(workdir, "results/cnn/fast/metrics.json")
+
+    folder = workdir / "results" / "cnn" / "fast"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["params"]["network"] == "fast" and metrics["epochs_run"] == 2
+    assert metrics["features"].endswith("+freq")
+    spectrum = np.load(workdir / "results" / "features" / "spectrum" / "train_aug.npy")
+    assert spectrum.shape[0] == metrics["n_train"] and np.isfinite(spectrum).all()
+    np.testing.assert_allclose(np.load(folder / "val_proba.npy").sum(axis=1), 1.0, atol=1e-4)
