@@ -67,4 +67,16 @@ def test_fast_variant_with_fingerprint_trains_through_snakemake(tmp_path):
     assert metrics["features"].endswith("+freq")
     spectrum = np.load(workdir / "results" / "features" / "spectrum" / "train_aug.npy")
     assert spectrum.shape[0] == metrics["n_train"] and np.isfinite(spectrum).all()
-    np.testing.assert_allclose(np.load(folder / "val_proba.npy").sum(axis=1), 1.0, atol=1e-4)
+    val_proba = np.load(folder / "val_proba.npy")
+    np.testing.assert_allclose(val_proba.sum(axis=1), 1.0, atol=1e-4)
+
+    # predict computes the fingerprint of new images the way the rule computed it
+    # for validation: validation images, predicted as new ones, get their probabilities.
+    images = workdir / "results" / "demo" / "validation"
+    snakemake(workdir, "predict", "--config", f"predict_dir={images}", "predict_model=cnn/fast")
+    table = pd.read_csv(workdir / "results" / "predictions.csv").set_index("image_id")
+    with np.load(workdir / "results" / "arrays" / "validation.npz") as arrays:
+        rows = [f"{i}.png" for i in arrays["ids"]]
+    np.testing.assert_allclose(
+        table.loc[rows, [f"proba_{c}" for c in range(5)]].to_numpy(float), val_proba, atol=1e-5
+    )
