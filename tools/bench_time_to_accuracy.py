@@ -1,0 +1,142 @@
+"""Validation accuracy against training wall time, for one CNN variant of a config.
+
+    python tools/bench_time_to_accuracy.py train RESULTS CONFIG [CONFIG ...] --variant V \\
+        --out runs/fast.csv [--minutes 30]
+    python tools/bench_time_to_accuracy.py plot runs/paper.csv runs/fast.csv --out docs/tta.png
+
+``train`` reads a workflow run's arrays and features (RESULTS is its ``results/``
+folder: ``arrays/{train_aug,validation}.npz``, ``features/hsv<bins>/`` and, for a
+fingerprint variant, ``features/<fingerprint>/``), merges the CONFIG overlays
+over config.yaml as ``--configfile`` does, and trains the variant with the
+workflow's own ``train_cnn``. After every epoch a callback scores validation
+(with the EMA weights where the variant averages them) and writes a CSV row
+(wall seconds of training so far, scoring excluded; epoch; validation accuracy).
+The scores are only observed: they pick nothing, so a clean-protocol variant
+stays clean. ``--minutes`` stops training once that much training time has
+passed. ``plot`` draws accuracy against minutes for several CSVs and prints
+the time each first reached 0.90 and 0.936.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+
+TARGETS = (0.90, 0.936)
+
+
+def load_params(configs: list[Path], variant: str) -> dict:
+    import yaml
+
+    from deepfake.config import merge, variant_params
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for path in configs:
+        merge(config, yaml.safe_load(path.read_text()))
+    return variant_params(config, variant)
+
+
+def load_split(results: Path, name: str, params: dict) -> dict:
+    import numpy as np
+
+    from deepfake.io import load_arrays
+
+    arrays = load_arrays(results / "arrays" / f"{name}.npz")
+    split = {"image": arrays["images"], "label": arrays["labels"]}
+    split["hist"] = np.load(results / "features" / f"hsv{params['bins']}" / f"{name}.npy")
+    if params.get("fingerprint", "none") != "none":
+        split["freq"] = np.load(results / "features" / params["fingerprint"] / f"{name}.npy")
+    return split
+
+
+def train(args) -> None:
+    from deepfake.backend import configure
+
+    configure(threads=args.threads, deterministic=True)
+    import keras
+    import numpy as np
+    import pandas as pd
+
+    from deepfake.callbacks import ema_variables, swap_ema
+    from deepfake.feeder import predict_proba
+    from deepfake.train import train_cnn
+
+    params = load_params(args.configs, args.variant)
+    train_split = load_split(args.results, "train_aug", params)
+    val = load_split(args.results, "validation", params)
+    rows = []
+
+    class Observe(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start, self.scoring = time.perf_counter(), 0.0
+
+        def on_epoch_end(self, epoch, logs=None):
+            t0 = time.perf_counter()
+            ema = ema_variables(self.model) is not None
+            if ema:
+                swap_ema(self.model)
+            proba = predict_proba(self.model, val, tta=params.get("tta", []))
+            if ema:
+                swap_ema(self.model)
+            accuracy = float(np.mean(proba.argmax(1) == val["label"]))
+            self.scoring += time.perf_counter() - t0
+            wall = time.perf_counter() - self.start - self.scoring
+            rows.append({"seconds": wall, "epoch": epoch + 1, "val_accuracy": accuracy})
+            pd.DataFrame(rows).to_csv(args.out, index=False)
+            print(f"epoch {epoch + 1}: {wall:.0f} s, val_accuracy {accuracy:.4f}", flush=True)
+            if args.minutes and wall > 60 * args.minutes:
+                self.model.stop_training = True
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as work:
+        train_cnn(train_split, val, params, None, work, callbacks=[Observe()])
+
+
+def plot(args) -> None:
+    import pandas as pd
+
+    from deepfake.plots import plt, save
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), constrained_layout=True)
+    for path in args.csvs:
+        run = pd.read_csv(path)
+        ax.plot(run["seconds"] / 60, run["val_accuracy"], marker=".", label=path.stem)
+        for target in TARGETS:
+            hit = run[run["val_accuracy"] >= target]
+            when = f"{hit['seconds'].iloc[0] / 60:.1f} min" if len(hit) else "not reached"
+            print(f"{path.stem}: {target} at {when}")
+    for target in TARGETS:
+        ax.axhline(target, color="grey", lw=0.8, ls=":")
+    ax.set(xlabel="training wall time (minutes)", ylabel="validation accuracy",
+           title=args.title)  # fmt: skip
+    ax.grid(alpha=0.3)
+    ax.legend()
+    save(fig, args.out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("results", type=Path)
+    t.add_argument("configs", type=Path, nargs="+")
+    t.add_argument("--variant", required=True)
+    t.add_argument("--out", type=Path, required=True)
+    t.add_argument("--minutes", type=float, default=None)
+    t.add_argument("--threads", type=int, default=2)
+    p = sub.add_parser("plot")
+    p.add_argument("csvs", type=Path, nargs="+")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--title", default="time to accuracy (dev split)")
+    args = parser.parse_args()
+    train(args) if args.command == "train" else plot(args)
+
+
+if __name__ == "__main__":
+    main()
