@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from conftest import TINY_TRAIN_PARAMS, separable  # noqa: E402
+from test_train import Interrupt  # noqa: E402  (one simulated kill for both files)
 
 from deepfake.callbacks import Progress  # noqa: E402
 from deepfake.train import predict_proba, train_cnn  # noqa: E402
@@ -69,16 +70,6 @@ class Snapshot(keras.callbacks.Callback):
         self.raw = [np.array(keras.ops.convert_to_numpy(v)) for v in model.trainable_variables]
         avg = model.optimizer._model_variables_moving_average
         self.ema = [np.array(keras.ops.convert_to_numpy(v)) for v in avg]
-
-
-class Interrupt(keras.callbacks.Callback):
-    def __init__(self, after: int):
-        super().__init__()
-        self.after = after
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.after:
-            raise KeyboardInterrupt("simulated kill")
 
 
 def test_clean_protocol_never_reads_validation_while_training(data, tmp_path):
