@@ -16,7 +16,7 @@ rule train_cnn:
     retries: 2  # a job killed (e.g. by its time limit) resumes from its checkpoint
     conda:
         f"../envs/cnn-{config['cnn']['environment']}.yaml"
-    threads: 8
+    threads: config["cnn"]["threads"]
     resources:
         mem_mb=lambda w, input: 3000 + 3 * input.size_mb,
         runtime=lambda w: 30 + 2 * cnn_params(w.variant)["epochs"],
