@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 PAPER = {"filters": [32, 64, 128, 256, 256], "dense_units": 512}
 CANDIDATES = {
-    "demo": {"filters": [8, 16, 32, 64, 64], "dense_units": 128},  # config.yaml's
+    "demo": {"filters": [8, 16, 32, 64, 64], "dense_units": 128},  # the demo CNN until 2026-11
     "demo_fast": {"network": "fast", "patch": 4, "filters": [16, 32, 64], "blocks": [1, 1, 1],
-                  "dense_units": 128},
+                  "dense_units": 128},  # config.yaml's demo CNN now
     "paper": PAPER,
     "resnet": {"network": "resnet", "filters": [32, 64, 128, 256], "blocks": [1, 1, 1, 1]},
     "resnet_wide": {"network": "resnet", "filters": [64, 128, 256, 512], "blocks": [1, 1, 1, 1]},
