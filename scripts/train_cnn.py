@@ -45,7 +45,12 @@ def main(smk) -> None:
     # Threads and determinism must be set before keras is imported.
     from deepfake.backend import configure
 
-    configure(threads=int(smk.threads), deterministic=True, backend=str(smk.params.backend))
+    configure(
+        threads=int(smk.threads),
+        deterministic=True,
+        backend=str(smk.params.backend),
+        jit_compile=bool(smk.params.cnn.get("jit_compile", False)),
+    )
 
     from deepfake.io import save_json, save_npy
     from deepfake.optim import setting

@@ -42,7 +42,13 @@ CANDIDATES = {
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--only", nargs="+", choices=list(CANDIDATES), default=list(CANDIDATES))
-    p.add_argument("--precision", nargs="+", choices=["f32", "bf16"], default=["f32"])
+    p.add_argument(
+        "--precision",
+        nargs="+",
+        choices=["f32", "bf16", "f32-jit"],
+        default=["f32"],
+        help="f32-jit: float32 compiled with XLA (jit_compile)",
+    )
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=64)
@@ -52,7 +58,11 @@ def main() -> None:
 
     from deepfake.backend import configure
 
-    backend = configure(threads=args.threads, deterministic=True)
+    backend = configure(
+        threads=args.threads,
+        deterministic=True,
+        jit_compile="f32-jit" in args.precision,  # TensorFlow's op determinism off, as in training
+    )
 
     import keras
     import numpy as np
@@ -76,7 +86,8 @@ def main() -> None:
             params = {
                 "bins": 16, "hist_units": 64, "dense_units": 256, "dropout": 0.5,
                 "head": "gap", "learning_rate": 1e-3, "weight_decay": 1e-4, "epochs": 10,
-                "mixed_precision": precision == "bf16", "seed": 0,
+                "mixed_precision": precision == "bf16", "jit_compile": precision == "f32-jit",
+                "seed": 0,
             } | CANDIDATES[name]  # fmt: skip
             keras.utils.set_random_seed(0)
             model = build_from_params(params)
@@ -125,11 +136,11 @@ def main() -> None:
         for key, run in runs.items():
             run["train"].append(train(run["model"], steps[key]))
             run["infer"].append(infer(run["model"], steps[key]))
-    print(f"{'model':12} {'prec':5} {'params':>10} {'MMAC/img':>9} {'train/s':>8} {'infer/s':>8}")
+    print(f"{'model':12} {'prec':7} {'params':>10} {'MMAC/img':>9} {'train/s':>8} {'infer/s':>8}")
     for (name, precision), run in runs.items():
         model = run["model"]
         print(
-            f"{name:12} {precision:5} {model.count_params():>10,} "
+            f"{name:12} {precision:7} {model.count_params():>10,} "
             f"{flops_per_image(model) / 1e6:>9.1f} {statistics.median(run['train']):>8.0f} "
             f"{statistics.median(run['infer']):>8.0f}",
             flush=True,

@@ -34,6 +34,7 @@ def configure(
     threads: int | None = None,
     deterministic: bool = True,
     backend: str | None = None,
+    jit_compile: bool = False,
 ) -> str:
     """Prepare the environment, import keras and return the backend's name.
 
@@ -42,6 +43,11 @@ def configure(
         result); on the CPU this costs nothing measurable, on GPUs a little.
     backend: ``KERAS_BACKEND`` to use (None: the environment's, default
         tensorflow). Ignored, with a warning, when keras is already imported.
+    jit_compile: the models will be compiled with XLA. TensorFlow refuses XLA
+        while its op determinism is on, so on TensorFlow this leaves op
+        determinism off: an XLA program on the CPU is deterministic by itself
+        (same machine and threads, same bits; ``tests/test_xla.py``), and on
+        GPUs ``--xla_gpu_deterministic_ops`` asks the same of XLA.
     """
     if backend:
         if "keras" in sys.modules and os.environ.get("KERAS_BACKEND", backend) != backend:
@@ -62,11 +68,14 @@ def configure(
         # Independent ops (the input pipeline's, the optimizer's) may overlap,
         # but no more than the cores there are.
         os.environ["TF_NUM_INTEROP_THREADS"] = str(min(2, threads))
-    if deterministic:
+    # TensorFlow's op determinism, which its XLA path refuses (see jit_compile).
+    tf_op_determinism = deterministic and not jit_compile
+    if tf_op_determinism:
         os.environ["TF_DETERMINISTIC_OPS"] = "1"
+    if deterministic:
         os.environ["TF_CUDNN_DETERMINISTIC"] = "1"
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # torch on CUDA
-        _append_flag("XLA_FLAGS", "--xla_gpu_deterministic_ops=true")  # jax on GPU
+        _append_flag("XLA_FLAGS", "--xla_gpu_deterministic_ops=true")  # jax/XLA on GPU
 
     import keras
 
@@ -80,7 +89,7 @@ def configure(
                 tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
             except RuntimeError:  # the runtime already started: the env vars stand
                 pass
-        if deterministic:
+        if tf_op_determinism:
             tf.config.experimental.enable_op_determinism()
     elif name == "torch":
         import torch
@@ -90,11 +99,12 @@ def configure(
         if deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
     log.info(
-        "keras %s, backend %s, threads %s, deterministic %s",
+        "keras %s, backend %s, threads %s, deterministic %s%s",
         keras.__version__,
         name,
         threads if threads is not None else "default",
         deterministic,
+        ", XLA" if jit_compile else "",
     )
     return name
 
