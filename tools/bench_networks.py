@@ -10,6 +10,10 @@ interleave the candidates and the median is printed. Random data: speed only.
 
     python tools/bench_networks.py --threads 2                 # every candidate, f32
     python tools/bench_networks.py --only paper fast_p4_32 --precision f32 bf16
+    python tools/bench_networks.py --only fast_p4_32 --precision f32 f32-jit --batch-size 128
+
+f32-jit compiles with XLA; the process then runs without TensorFlow's op
+determinism (which turns XLA off), as training with ``jit_compile`` does.
 """
 
 from __future__ import annotations
