@@ -10,7 +10,9 @@ fingerprint variant, ``features/<fingerprint>/``), merges the CONFIG overlays
 over config.yaml as ``--configfile`` does, and trains the variant with the
 workflow's own ``train_cnn``. After every epoch a callback scores validation
 (with the EMA weights where the variant averages them) and writes a CSV row
-(wall seconds of training so far, scoring excluded; epoch; validation accuracy).
+(wall seconds of training so far, scoring excluded; epoch; validation accuracy);
+``--score-every M`` adds a row inside an epoch each M minutes of training
+(fractional epoch), for slow models whose epochs are longer than the budget.
 The scores are only observed: they pick nothing, so a clean-protocol variant
 stays clean. ``--minutes`` stops training once that much training time has
 passed. ``plot`` draws accuracy against minutes for several CSVs and prints
@@ -58,7 +60,12 @@ def load_split(results: Path, name: str, params: dict) -> dict:
 def train(args) -> None:
     from deepfake.backend import configure
 
-    configure(threads=args.threads, deterministic=True)
+    params = load_params(args.configs, args.variant)
+    configure(
+        threads=args.threads,
+        deterministic=True,
+        jit_compile=bool(params.get("jit_compile", False)),
+    )
     import keras
     import numpy as np
     import pandas as pd
@@ -67,16 +74,33 @@ def train(args) -> None:
     from deepfake.feeder import predict_proba
     from deepfake.train import train_cnn
 
-    params = load_params(args.configs, args.variant)
     train_split = load_split(args.results, "train_aug", params)
     val = load_split(args.results, "validation", params)
     rows = []
 
     class Observe(keras.callbacks.Callback):
+        """Scores validation after every epoch and, with --score-every, also inside
+        one once that many minutes of training have passed since the last score."""
+
         def on_train_begin(self, logs=None):
-            self.start, self.scoring = time.perf_counter(), 0.0
+            self.start, self.scoring, self.last = time.perf_counter(), 0.0, 0.0
+            self.epoch, self.steps = 0, self.params.get("steps") or 1
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            every = args.score_every
+            if every and self.wall() - self.last >= 60 * every and batch + 1 < self.steps:
+                self.score(self.epoch + (batch + 1) / self.steps)
 
         def on_epoch_end(self, epoch, logs=None):
+            self.score(epoch + 1)
+
+        def wall(self) -> float:
+            return time.perf_counter() - self.start - self.scoring
+
+        def score(self, epoch: float) -> None:
             t0 = time.perf_counter()
             ema = ema_variables(self.model) is not None
             if ema:
@@ -86,10 +110,10 @@ def train(args) -> None:
                 swap_ema(self.model)
             accuracy = float(np.mean(proba.argmax(1) == val["label"]))
             self.scoring += time.perf_counter() - t0
-            wall = time.perf_counter() - self.start - self.scoring
-            rows.append({"seconds": wall, "epoch": epoch + 1, "val_accuracy": accuracy})
+            wall = self.last = self.wall()
+            rows.append({"seconds": wall, "epoch": round(epoch, 3), "val_accuracy": accuracy})
             pd.DataFrame(rows).to_csv(args.out, index=False)
-            print(f"epoch {epoch + 1}: {wall:.0f} s, val_accuracy {accuracy:.4f}", flush=True)
+            print(f"epoch {epoch:.2f}: {wall:.0f} s, val_accuracy {accuracy:.4f}", flush=True)
             if args.minutes and wall > 60 * args.minutes:
                 self.model.stop_training = True
 
@@ -104,13 +128,16 @@ def plot(args) -> None:
     from deepfake.plots import plt, save
 
     fig, ax = plt.subplots(figsize=(7, 4.2), constrained_layout=True)
-    for path in args.csvs:
+    labels = args.labels or [path.stem for path in args.csvs]
+    if len(labels) != len(args.csvs):
+        raise SystemExit(f"{len(labels)} --labels for {len(args.csvs)} CSVs")
+    for path, label in zip(args.csvs, labels, strict=True):
         run = pd.read_csv(path)
-        ax.plot(run["seconds"] / 60, run["val_accuracy"], marker=".", label=path.stem)
+        ax.plot(run["seconds"] / 60, run["val_accuracy"], marker=".", label=label)
         for target in TARGETS:
             hit = run[run["val_accuracy"] >= target]
             when = f"{hit['seconds'].iloc[0] / 60:.1f} min" if len(hit) else "not reached"
-            print(f"{path.stem}: {target} at {when}")
+            print(f"{label}: {target} at {when}")
     for target in TARGETS:
         ax.axhline(target, color="grey", lw=0.8, ls=":")
     ax.set(xlabel="training wall time (minutes)", ylabel="validation accuracy",
@@ -130,10 +157,18 @@ def main() -> None:
     t.add_argument("--out", type=Path, required=True)
     t.add_argument("--minutes", type=float, default=None)
     t.add_argument("--threads", type=int, default=2)
+    t.add_argument(
+        "--score-every",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="also score inside an epoch after this many minutes of training",
+    )
     p = sub.add_parser("plot")
     p.add_argument("csvs", type=Path, nargs="+")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--title", default="time to accuracy (dev split)")
+    p.add_argument("--labels", nargs="+", help="legend entries, one per CSV (default: file names)")
     args = parser.parse_args()
     train(args) if args.command == "train" else plot(args)
 
