@@ -39,6 +39,8 @@ with tempfile.TemporaryDirectory() as tmp:
 def _train_once() -> dict:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SCRIPTS), str(TESTS)]))
     env["KERAS_BACKEND"] = "tensorflow"
+    # As a shell or an earlier configure() may leave it: configure must still turn XLA on.
+    env["TF_DETERMINISTIC_OPS"] = "1"
     done = subprocess.run(
         [sys.executable, "-c", RUN], env=env, capture_output=True, text=True, timeout=600
     )

@@ -72,6 +72,8 @@ def configure(
     tf_op_determinism = deterministic and not jit_compile
     if tf_op_determinism:
         os.environ["TF_DETERMINISTIC_OPS"] = "1"
+    elif jit_compile:  # one inherited from the caller's environment would turn XLA off
+        os.environ.pop("TF_DETERMINISTIC_OPS", None)
     if deterministic:
         os.environ["TF_CUDNN_DETERMINISTIC"] = "1"
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # torch on CUDA
