@@ -216,7 +216,7 @@ def train_cnn(
     model = _build(params, n_hist, n_freq)
     compile_model(model, params, data.num_batches)
     if params.get("jit_compile") and not model.jit_compile:
-        # keras does so on TensorFlow when op determinism is enabled (backend.configure).
+        # keras does so on TensorFlow under op determinism: configure(jit_compile=True) avoids it.
         log.warning("jit_compile requested but keras turned it off for this model/backend")
     log.info(
         "model %s: %d parameters; %d training, %d validation images; batch %d, %d epochs; "
