@@ -220,23 +220,6 @@ def test_blocks_default_to_one_per_stage_and_patch_sets_the_stem():
     assert {"stage0_block0_add", "stage1_block0_add"} <= {layer.name for layer in model.layers}
 
 
-def test_stem_filters_adds_one_full_resolution_block_before_the_patch_stem():
-    model = build_model(**TINY_FAST | {"stem_filters": 2})
-    assert tuple(model.get_layer("prestem_act").output.shape) == (None, 100, 100, 2)
-    assert source(model.get_layer("stem_conv").input) == "prestem_act"
-    assert tuple(model.get_layer("stem_act").output.shape) == (None, 50, 50, 4)
-    # prestem 9*3*2=54 + BN 8; the patch stem now reads 2 channels, not 3: 2*2*2*4=32
-    assert model.count_params() == TINY_FAST_PARAMS + 54 + 8 + (32 - 48)
-    # 100*100*2*27 more; the stem's 50*50*4*(4*3) becomes 50*50*4*(4*2)
-    extra = 100 * 100 * 2 * 27 - 50 * 50 * 4 * 4
-    assert flops_per_image(model) == TINY_FAST_MACS + extra
-    params = TINY_TRAIN_PARAMS | {"network": "fast", "filters": [4, 8], "blocks": [1, 1]}
-    assert "prestem_conv" in {
-        layer.name for layer in build_from_params(params | {"stem_filters": 2}).layers
-    }
-    assert "prestem_conv" not in {layer.name for layer in build_from_params(params).layers}
-
-
 def test_flops_per_image_counts_conv_and_dense_multiply_adds():
     assert flops_per_image(build_model(**TINY_FAST)) == TINY_FAST_MACS
     assert flops_per_image(build_model(**TINY, head="gap")) == TINY_PAPER_MACS
@@ -305,8 +288,6 @@ def test_build_from_params_wires_the_fingerprint():
         {"network": "fast", "filters": (4, 8), "blocks": (1,)},
         {"network": "fast", "filters": (4, 8), "blocks": (1, -1)},
         {"network": "fast", "filters": (4, 8), "patch": 1},
-        {"network": "fast", "filters": (4, 8), "stem_filters": -1},
-        {"network": "resnet", "filters": (4, 8), "stem_filters": 4},
         {"network": "resnet", "filters": ()},
         {"bn_momentum": 1.0},
     ],

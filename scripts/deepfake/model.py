@@ -29,10 +29,7 @@ has ``blocks[i]`` basic residual blocks (conv-BN-act-conv-BN + identity, act).
 ``fast`` (time to accuracy on CPUs): the same stages behind a ``patch`` x
 ``patch`` stride-``patch`` stem (space-to-depth by a learned linear map: with at
 least 3 * patch**2 channels it can keep every pixel value, unlike pooling), so
-no layer runs at 100x100. ``stem_filters`` > 0 puts one narrow 3x3 conv block
-at 100x100 in front of the patch stem: a learned bank of pixel-level filters
-with a nonlinearity before any downsampling, what the report's network and
-``resnet`` have and the linear patch stem lacks.
+no layer runs at 100x100.
 
 Head of every family::
 
@@ -150,16 +147,8 @@ def _residual_block(x, name: str, bn_momentum: float):
     return layers.LeakyReLU(0.1, name=f"{name}_act")(y)
 
 
-def _staged_trunk(
-    x,
-    filters: Sequence[int],
-    blocks: Sequence[int],
-    stem: int,
-    bn_momentum: float,
-    stem_filters: int = 0,
-):
-    """Stem (3x3 stride 1 when ``stem`` is 1, else a stem x stem patch conv, after a
-    full-resolution 3x3 conv block of ``stem_filters`` when that is > 0), then stages."""
+def _staged_trunk(x, filters: Sequence[int], blocks: Sequence[int], stem: int, bn_momentum: float):
+    """Stem (3x3 stride 1 when ``stem`` is 1, else a stem x stem patch conv), then stages."""
     if len(blocks) != len(filters):
         raise ValueError(
             f"blocks must give one count per stage of filters {list(filters)}, got {list(blocks)}"
@@ -170,8 +159,6 @@ def _staged_trunk(
     if stem == 1:
         x = _conv_block(x, filters[0], "stem", m)
     else:
-        if stem_filters > 0:
-            x = _conv_block(x, stem_filters, "prestem", m)  # the one layer at 100x100
         x = layers.Conv2D(
             filters[0],
             stem,
@@ -202,7 +189,6 @@ def build_model(
     network: str = "paper",
     blocks: Sequence[int] | None = None,
     patch: int = FAST_PATCH,
-    stem_filters: int = 0,
     bn_momentum: float = BN_MOMENTUM,
     n_freq: int | None = None,
     freq_units: int = FREQ_UNITS,
@@ -213,9 +199,7 @@ def build_model(
     network: ``paper`` (five conv blocks, ``filters`` of length 5, ``blocks``
         unused), ``resnet`` or ``fast`` (one stage per ``filters`` entry with
         ``blocks[i]`` residual blocks; default one per stage). ``patch``: the
-        fast stem's patch size (the stem is stride 1 in ``resnet``). ``stem_filters``:
-        width of the fast network's full-resolution conv block before its patch
-        stem (0: none).
+        fast stem's patch size (the stem is stride 1 in ``resnet``).
     mixed_precision: build under the ``mixed_bfloat16`` policy (computations in
         bfloat16, variables and the softmax output in float32).
     seed: the dropout layer's seed. With a seed, every backend draws the dropout
@@ -237,10 +221,6 @@ def build_model(
         raise ValueError("blocks applies to the resnet and fast networks, not paper")
     if network == "fast" and not 2 <= int(patch) <= 10:
         raise ValueError(f"patch must be in 2..10, got {patch}")
-    if int(stem_filters) < 0 or (int(stem_filters) > 0 and network != "fast"):
-        raise ValueError(
-            f"stem_filters applies to the fast network and is >= 0, got {stem_filters}"
-        )
     blocks = [1] * len(filters) if blocks is None else [int(b) for b in blocks]
     with dtype_policy(mixed_precision):
         image = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), dtype="uint8", name="image")
@@ -254,7 +234,7 @@ def build_model(
             x = _paper_trunk(x, filters, bn_momentum)
         else:
             stem = 1 if network == "resnet" else int(patch)
-            x = _staged_trunk(x, filters, blocks, stem, bn_momentum, int(stem_filters))
+            x = _staged_trunk(x, filters, blocks, stem, bn_momentum)
 
         if head == "gap":
             x = layers.GlobalAveragePooling2D(name="gap")(x)
@@ -305,7 +285,6 @@ def build_from_params(
     if network != "paper":
         extra["blocks"] = params.get("blocks")
         extra["patch"] = int(params.get("patch", FAST_PATCH))
-        extra["stem_filters"] = int(params.get("stem_filters", 0))
     return build_model(
         n_hist=n_hist,
         filters=params["filters"],
