@@ -4,7 +4,7 @@
 #   tools/gpu_workflow.sh DATA_DIR RESULTS_TAR SECONDS CONFIG [CONFIG ...]
 #
 # Each CONFIG (overlays merged over config.yaml, e.g. config.paper.yaml, or
-# several joined by '+': config.paper.yaml+tools/gpu/epochs30.yaml) runs in its
+# several joined by '+': config.paper.yaml+tools/gpu/paper_epochs30.yaml) runs in its
 # own copy of the workflow under /tmp/wf-<first config's name>, with the
 # workflow's own determinism settings; TensorBoard is skipped where TensorFlow
 # is missing. Every train_cnn job gets 2 threads so that all variants train at

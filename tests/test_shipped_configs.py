@@ -1,0 +1,57 @@
+"""The shipped configs, and the overlays for GPU and CPU runs (tools/{gpu,cpu}/<config>_*.yaml,
+merged over config.<config>.yaml), are valid: merged as Snakemake merges --configfile
+files, they pass the schema and train only variants they define. A typo fails here,
+not after a GPU machine has started."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from deepfake.config import check_has_model, merge, trained_variants
+
+SCHEMA = str(REPO / "schemas" / "config.schema.yaml")
+CONFIGS = sorted(p.name for p in REPO.glob("config.*.yaml"))
+OVERLAYS = sorted(
+    p.relative_to(REPO).as_posix()
+    for d in ("gpu", "cpu")
+    for p in (REPO / "tools" / d).glob("*.yaml")
+)
+
+
+def merged(*files: str) -> dict:
+    """config.yaml with ``files`` merged over it in order, as ``--configfile`` does."""
+    config: dict = {}
+    for name in ("config.yaml", *files):
+        merge(config, yaml.safe_load((REPO / name).read_text()))
+    return config
+
+
+def check(config: dict) -> None:
+    validate(config, SCHEMA)
+    check_has_model(config)
+    assert trained_variants(config)
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_shipped_config_is_valid(name):
+    check(merged(name))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_run_overlay_is_valid_over_its_config(overlay):
+    base = f"config.{Path(overlay).stem.split('_')[0]}.yaml"
+    assert (REPO / base).exists(), f"{overlay}: name it <config>_<what>.yaml"
+    check(merged(base, overlay))
+
+
+def test_a_misspelt_key_fails():
+    config = merged("config.best.yaml")
+    config["cnn"]["variants"]["paper_net"]["epoch"] = 60
+    with pytest.raises(WorkflowError, match="epoch"):
+        validate(config, SCHEMA)
