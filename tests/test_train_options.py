@@ -1,4 +1,5 @@
-"""Training options: clean protocol, EMA, online augmentation + resume, progress lines."""
+"""Training options: clean protocol, EMA, precise BatchNorm statistics, online augmentation +
+resume, progress lines."""
 
 from deepfake.backend import configure
 
@@ -16,8 +17,9 @@ import pytest  # noqa: E402
 from conftest import TINY_TRAIN_PARAMS, separable  # noqa: E402
 from test_train import Interrupt  # noqa: E402  (one simulated kill for both files)
 
-from deepfake.callbacks import Progress  # noqa: E402
-from deepfake.train import predict_proba, train_cnn  # noqa: E402
+from deepfake.callbacks import Progress, recalibrate_batchnorm  # noqa: E402
+from deepfake.feeder import inputs  # noqa: E402
+from deepfake.train import CALIBRATION_STREAM, predict_proba, train_cnn  # noqa: E402
 
 PARAMS = {**TINY_TRAIN_PARAMS, "epochs": 3}
 COLS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
@@ -127,6 +129,77 @@ def test_report_protocol_validates_and_restores_the_averaged_weights(data, tmp_p
         verbose=0,
     )
     # the restored (averaged) weights score exactly what the best epoch's validation saw
+    assert acc == pytest.approx(history["val_accuracy"].iloc[best], abs=1e-6)
+    assert loss == pytest.approx(history["val_loss"].iloc[best], rel=1e-5)
+
+
+def batchnorm_statistics(model) -> list[np.ndarray]:
+    return [
+        np.array(keras.ops.convert_to_numpy(v))
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+        for v in (layer.moving_mean, layer.moving_variance)
+    ]
+
+
+def test_recalibrated_statistics_are_the_mean_batch_statistics():
+    rng = np.random.default_rng(0)
+    x = (rng.normal(3.0, 2.0, (100, 4)) * [1, 2, 3, 4]).astype(np.float32)
+    a = keras.Input((4,), name="a")
+    h = keras.layers.BatchNormalization(momentum=0.9)(a)
+    model = keras.Model({"a": a}, keras.layers.Dense(2)(keras.layers.Dropout(0.5)(h)))
+    norm, dropout = model.layers[1], model.layers[2]
+    weights = [np.array(w) for w in model.get_weights() if w.ndim == 2]
+    seed_state = np.array(keras.ops.convert_to_numpy(dropout.seed_generator.state))
+
+    recalibrate_batchnorm(model, {"a": x}, batch_size=25)
+
+    batches = x.reshape(4, 25, 4)
+    np.testing.assert_allclose(norm.moving_mean, batches.mean(1).mean(0), rtol=1e-5)
+    np.testing.assert_allclose(norm.moving_variance, batches.var(1).mean(0), rtol=1e-5)
+    assert norm.momentum == 0.9 and dropout.rate == 0.5  # put back
+    np.testing.assert_array_equal(  # no dropout draw: the training after it is unchanged
+        keras.ops.convert_to_numpy(dropout.seed_generator.state), seed_state
+    )
+    kernels = [w for w in model.get_weights() if w.ndim == 2]
+    for before, after in zip(weights, kernels, strict=True):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_precise_bn_changes_only_the_statistics_of_a_clean_run(data, tmp_path):
+    train, val = data
+    params = {**PARAMS, "select_on_validation": False, "ema": 0.8}
+    plain = train_cnn(train, val, params, None, tmp_path / "a")
+    precise = train_cnn(train, val, {**params, "precise_bn": 64}, None, tmp_path / "b")
+    # training normalises with batch statistics: the same steps, the same weights
+    pd.testing.assert_frame_equal(precise.history[COLS], plain.history[COLS])
+    for a, b in zip(
+        plain.model.trainable_variables, precise.model.trainable_variables, strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    # the final (averaged) weights' own statistics over the 64 calibration images
+    moving = batchnorm_statistics(plain.model)
+    pick = np.sort(np.random.default_rng([3, CALIBRATION_STREAM]).permutation(160)[:64])
+    recalibrate_batchnorm(
+        plain.model, inputs({k: v[pick] for k, v in train.items()}), PARAMS["batch_size"]
+    )
+    recalibrated, got = batchnorm_statistics(plain.model), batchnorm_statistics(precise.model)
+    assert any(not np.allclose(m, g) for m, g in zip(moving, got, strict=True))
+    for r, g in zip(recalibrated, got, strict=True):
+        np.testing.assert_allclose(r, g, rtol=1e-5, atol=1e-6)
+    expected = np.mean(predict_proba(precise.model, val).argmax(1) == val["label"])
+    assert precise.summary["val_accuracy"] == pytest.approx(expected)
+
+
+def test_precise_bn_report_protocol_restores_what_validation_scored(data, tmp_path):
+    params = {**PARAMS, "ema": 0.8, "precise_bn": 64}
+    result = train_cnn(*data, params, None, tmp_path / "w")
+    history = result.history
+    best = int(history["val_accuracy"].to_numpy().argmax())
+    _, val = data
+    loss, acc = result.model.evaluate(
+        inputs(val), np.eye(5, dtype=np.float32)[val["label"]], batch_size=256, verbose=0
+    )
     assert acc == pytest.approx(history["val_accuracy"].iloc[best], abs=1e-6)
     assert loss == pytest.approx(history["val_loss"].iloc[best], rel=1e-5)
 

@@ -1,4 +1,5 @@
-"""Callbacks of the training loop: epoch sync, history rows, progress lines, EMA swaps."""
+"""Callbacks of the training loop: epoch sync, history rows, progress lines, EMA swaps,
+precise BatchNorm statistics."""
 
 from __future__ import annotations
 
@@ -176,3 +177,60 @@ class EMAEarlyStopping(keras.callbacks.EarlyStopping):
             super().on_epoch_end(epoch, logs)
         finally:
             swap_ema(self.model)
+
+
+# --------------------------------------------------------------- precise BN
+
+
+def _layers_of(layer, kind) -> list:
+    """Every layer of type ``kind`` inside ``layer``, nested models included."""
+    found = []
+    for sub in getattr(layer, "layers", []):
+        found += [sub] if isinstance(sub, kind) else _layers_of(sub, kind)
+    return found
+
+
+def recalibrate_batchnorm(model: keras.Model, x: dict, batch_size: int) -> None:
+    """Recompute every BatchNormalization layer's moving statistics for the
+    current weights: the mean, over the batches of ``x`` run in training mode,
+    of the batch statistics ("precise BN"). During training the moving averages
+    (momentum 0.9: the last ~10 batches) mix statistics of weights that have
+    since moved; at a high learning rate the network scored with them is not the
+    one trained, and validation swings from epoch to epoch.
+
+    Dropout is off meanwhile (rate 0: no random draw, so the training that
+    follows is the same as without this call); the trainable weights are not
+    touched; momenta and rates are put back.
+    """
+    norms = _layers_of(model, keras.layers.BatchNormalization)
+    dropouts = _layers_of(model, keras.layers.Dropout)
+    if not norms:
+        return
+    momenta, rates = [n.momentum for n in norms], [d.rate for d in dropouts]
+    n_images = len(next(iter(x.values())))
+    try:
+        for d in dropouts:
+            d.rate = 0.0
+        for i, start in enumerate(range(0, n_images, batch_size)):
+            for n in norms:
+                n.momentum = i / (i + 1)  # running mean: batch i weighs 1 / (i + 1)
+            model({k: v[start : start + batch_size] for k, v in x.items()}, training=True)
+    finally:
+        for n, m in zip(norms, momenta, strict=True):
+            n.momentum = m
+        for d, r in zip(dropouts, rates, strict=True):
+            d.rate = r
+
+
+class PreciseBatchNorm(keras.callbacks.Callback):
+    """Before each validation inside ``fit`` (after EMAEvaluation has put the
+    averaged weights in), recompute BatchNorm's statistics for the weights about
+    to be scored. Training itself normalises with batch statistics, so its steps
+    are unchanged."""
+
+    def __init__(self, x: dict, batch_size: int):
+        super().__init__()
+        self.x, self.batch_size = x, int(batch_size)
+
+    def on_test_begin(self, logs=None):
+        recalibrate_batchnorm(self.model, self.x, self.batch_size)

@@ -28,6 +28,7 @@ TRAIN_DEFAULTS = {
     "shift": 0,  # random integer shifts of up to this many pixels
     "warmup_epochs": 1.0,  # linear warm-up of onecycle and warmup_cosine
     "ema": 0.0,  # momentum of the moving average of the weights; 0 = off
+    "precise_bn": 0,  # training images to recompute BatchNorm statistics over; 0 = off
     "tta": [],  # test-time transforms averaged with the identity, e.g. [hflip]
 }
 

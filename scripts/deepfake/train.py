@@ -18,7 +18,9 @@ Two protocols (``select_on_validation``):
   last epoch's weights are kept, and validation is scored once, at the end.
 
 With ``ema`` the averaged weights are the ones validated (every epoch under
-the report protocol), restored as best, scored and saved.
+the report protocol), restored as best, scored and saved. With ``precise_bn``
+BatchNorm's statistics are recomputed for the weights being scored: before each
+validation of the report protocol, and once at the end of a clean run.
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ from deepfake.callbacks import (
     EMAEarlyStopping,
     EMAEvaluation,
     EpochLog,
+    PreciseBatchNorm,
     Progress,
     SyncEpoch,
     finalize_ema,
+    recalibrate_batchnorm,
 )
 from deepfake.checkpoint import (
     Checkpoint,
@@ -71,6 +75,7 @@ __all__ = [
 ]
 
 PROGRESS_SECONDS = 15.0
+CALIBRATION_STREAM = 1  # default_rng([seed, 1]) picks the precise-BN images
 
 _log = logging.getLogger(__name__)
 
@@ -202,6 +207,7 @@ def train_cnn(
     select = bool(setting(params, "select_on_validation"))
     tta = [str(t) for t in setting(params, "tta")]
     ema = float(setting(params, "ema")) > 0
+    precise_bn = int(setting(params, "precise_bn"))
     epochs = int(params["epochs"])
     batch_size = int(params["batch_size"])
     seed = int(params["seed"])
@@ -210,6 +216,12 @@ def train_cnn(
     checkpoint = Checkpoint(work_dir, run_key(params, train, val), log)
     checkpoint.remove_stale()
     state = checkpoint.load()
+
+    calibration = None
+    if precise_bn > 0:  # a fixed, unaugmented sample of the training images
+        rng = np.random.default_rng([seed, CALIBRATION_STREAM])
+        pick = np.sort(rng.permutation(n_train)[:precise_bn])
+        calibration = inputs({k: v[pick] for k, v in train.items()})
 
     keras.utils.set_random_seed(seed)
     data = ArrayBatches.from_params(train, params)
@@ -258,6 +270,8 @@ def train_cnn(
     ]
     if ema and select:
         cbs.append(EMAEvaluation())
+    if calibration is not None and select:  # after EMAEvaluation: the averaged weights' statistics
+        cbs.append(PreciseBatchNorm(calibration, batch_size))
     tensorboard = _tensorboard(checkpoint.tensorboard_dir, log)
     if tensorboard is not None:
         cbs.append(tensorboard)
@@ -289,6 +303,8 @@ def train_cnn(
         )
         if ema and not select:  # fit did so already, sharing buffers (see finalize_ema)
             finalize_ema(model)
+    if calibration is not None and not select:  # the final weights' own statistics
+        recalibrate_batchnorm(model, calibration, batch_size)
     if select:
         best_epoch = int(
             state.early_stopping["best_epoch"]
