@@ -16,7 +16,7 @@ from snakemake.utils import validate
 from deepfake.config import check_has_model, merge, trained_variants
 
 SCHEMA = str(REPO / "schemas" / "config.schema.yaml")
-CONFIGS = sorted(p.name for p in REPO.glob("config.*.yaml"))
+CONFIGS = ["config.yaml", *sorted(p.name for p in REPO.glob("config.*.yaml"))]
 OVERLAYS = sorted(
     p.relative_to(REPO).as_posix()
     for d in ("gpu", "cpu")
