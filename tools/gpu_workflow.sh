@@ -11,7 +11,9 @@
 # once and share the GPU (XLA_PYTHON_CLIENT_PREALLOCATE=false: each process
 # takes GPU memory as it needs it). After SECONDS the runs are stopped
 # (SIGTERM), and whatever finished is packed: metrics, histories, figures,
-# summaries, logs and benchmarks, into RESULTS_TAR.
+# summaries, logs and benchmarks, into RESULTS_TAR. With RESUME=1 the copies of an
+# earlier call on the same (still warm) machine are kept: Snakemake reruns what
+# was cut off, and each train_cnn resumes from its last finished epoch.
 set -uo pipefail
 data=$1 tar=$2 seconds=$3
 shift 3
@@ -22,15 +24,18 @@ for cfg in "$@"; do
   IFS=+ read -ra files <<<"$cfg"
   name=$(basename "${files[0]}" .yaml)
   dir=/tmp/wf-$name
-  rm -rf "$dir" && mkdir -p "$dir"
-  cp -r "$repo"/{Snakefile,rules,scripts,schemas,report,profiles,envs,config.yaml} "$dir"/
+  [ "${RESUME:-0}" = 1 ] || rm -rf "$dir"
+  mkdir -p "$dir"
+  cp -rp "$repo"/{Snakefile,rules,scripts,schemas,report,profiles,envs,config.yaml} "$dir"/
   overlays=()
   for i in "${!files[@]}"; do
-    cp "$repo/${files[$i]}" "$dir/overlay$i.yaml" && overlays+=("overlay$i.yaml")
+    cp -p "$repo/${files[$i]}" "$dir/overlay$i.yaml" && overlays+=("overlay$i.yaml")
   done
-  (cd "$dir" && exec timeout "$seconds" ${PYTHON:-python3} -m snakemake --cores "$(nproc)" \
-    --set-threads train_cnn=2 --keep-going --configfile "${overlays[@]}" \
-    --config data_dir="$data" >snakemake.log 2>&1) &
+  (cd "$dir" && ${PYTHON:-python3} -m snakemake --unlock --configfile "${overlays[@]}" \
+    --config data_dir="$data" >/dev/null 2>&1
+    exec timeout "$seconds" ${PYTHON:-python3} -m snakemake --cores "$(nproc)" \
+    --set-threads train_cnn=2 --keep-going --rerun-incomplete --configfile "${overlays[@]}" \
+    --config data_dir="$data" >>snakemake.log 2>&1) &
   pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
