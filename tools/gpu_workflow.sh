@@ -31,8 +31,10 @@ for cfg in "$@"; do
   for i in "${!files[@]}"; do
     cp -p "$repo/${files[$i]}" "$dir/overlay$i.yaml" && overlays+=("overlay$i.yaml")
   done
-  (cd "$dir" && ${PYTHON:-python3} -m snakemake --unlock --configfile "${overlays[@]}" \
-    --config data_dir="$data" >/dev/null 2>&1
+  (cd "$dir" && if [ "${RESUME:-0}" = 1 ]; then  # a run stopped by timeout may leave its lock
+    ${PYTHON:-python3} -m snakemake --unlock --configfile "${overlays[@]}" \
+      --config data_dir="$data" >/dev/null 2>&1
+  fi
     exec timeout "$seconds" ${PYTHON:-python3} -m snakemake --cores "$(nproc)" \
     --set-threads train_cnn=2 --keep-going --rerun-incomplete --configfile "${overlays[@]}" \
     --config data_dir="$data" >>snakemake.log 2>&1) &

@@ -221,7 +221,7 @@ def train_cnn(
     if precise_bn > 0:  # a fixed, unaugmented sample of the training images
         rng = np.random.default_rng([seed, CALIBRATION_STREAM])
         pick = np.sort(rng.permutation(n_train)[:precise_bn])
-        calibration = inputs({k: v[pick] for k, v in train.items()})
+        calibration = {k: v[pick] for k, v in inputs(train).items()}
 
     keras.utils.set_random_seed(seed)
     data = ArrayBatches.from_params(train, params)
