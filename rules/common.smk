@@ -10,10 +10,13 @@ sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
 from deepfake.config import (
     check_disjoint,
     check_has_model,
+    descriptor_name,
+    ensemble_members,
     folder_manifest,
     merge,
     normalised,
     package_modules,
+    trained_models,
     trained_variants,
     typed_cli_values,
     variant_params,
@@ -60,21 +63,18 @@ check_disjoint(
 )
 
 
-def descriptor_name(name):
-    """A configured descriptor as its output folder: hsv -> hsv<histogram_bins>."""
-    return f"hsv{config['histogram_bins']}" if name == "hsv" else name
-
-
 def knn_feature_sets():
     """KNN descriptors, named as their output folders: hsv<bins>, pixels, jointhsv,
     spectrum, lbp, combo."""
-    return [descriptor_name(f) for f in config["knn"]["features"]]
+    return [descriptor_name(config, f) for f in config["knn"]["features"]]
 
 
 def combination():
     """knn.combination with its groups named as their output folders."""
     combo = config["knn"]["combination"]
-    return normalised(combo | {"groups": [descriptor_name(g) for g in combo["groups"]]})
+    return normalised(
+        combo | {"groups": [descriptor_name(config, g) for g in combo["groups"]]}
+    )
 
 
 def cnn_params(variant):
@@ -109,35 +109,14 @@ def ingest_manifest(wildcards):
     return folder_manifest(folder) if os.path.isdir(folder) else "missing"
 
 
-def trained_models():
-    """Every trained model, as the results/ sub-folder holding its predictions."""
-    return [f"knn/{f}" for f in knn_feature_sets()] + [
-        f"cnn/{v}" for v in trained_variants(config)
-    ]
-
-
 def ensemble_name():
     return config.get("ensemble", {}).get("name", "mean")
 
 
-def ensemble_members():
-    """The ensemble's members (default: every trained CNN variant); [] when fewer than two."""
-    members = config.get("ensemble", {}).get("members")
-    if members is None:
-        members = [f"cnn/{v}" for v in trained_variants(config)]
-    unknown = sorted(set(members) - set(trained_models()))
-    if unknown:
-        raise ValueError(
-            f"config ensemble.members: {unknown} are not models of this run "
-            f"(choose from {trained_models()})"
-        )
-    return list(members) if len(members) >= 2 else []
-
-
 def models():
     """Every model with predictions (trained ones and the ensemble), as its results/ folder."""
-    ensemble = [f"ensemble/{ensemble_name()}"] if ensemble_members() else []
-    return trained_models() + ensemble
+    ensemble = [f"ensemble/{ensemble_name()}"] if ensemble_members(config) else []
+    return trained_models(config) + ensemble
 
 
 def final_outputs():

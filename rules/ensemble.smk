@@ -1,8 +1,8 @@
 rule ensemble:
     input:
-        val_proba=expand("results/{m}/val_proba.npy", m=ensemble_members()),
-        test_proba=expand("results/{m}/test_proba.npy", m=ensemble_members()),
-        metrics=expand("results/{m}/metrics.json", m=ensemble_members()),
+        val_proba=expand("results/{m}/val_proba.npy", m=ensemble_members(config)),
+        test_proba=expand("results/{m}/test_proba.npy", m=ensemble_members(config)),
+        metrics=expand("results/{m}/metrics.json", m=ensemble_members(config)),
         validation="results/arrays/validation.npz",
     output:
         val_proba=f"results/ensemble/{ensemble_name()}/val_proba.npy",
@@ -14,6 +14,6 @@ rule ensemble:
         "../envs/knn.yaml"
     params:
         name=ensemble_name(),
-        members=ensemble_members(),
+        members=ensemble_members(config),
     script:
         "../scripts/ensemble.py"

@@ -8,9 +8,11 @@ import pytest
 from conftest import REPO, load_config
 
 from deepfake.config import (
+    ensemble_members,
     folder_manifest,
     normalised,
     package_modules,
+    trained_models,
     trained_variants,
     typed_cli_values,
     variant_params,
@@ -37,6 +39,20 @@ def test_cnn_train_subset():
     config["cnn"]["train"] = ["nope"]
     with pytest.raises(ValueError, match="unknown variant"):
         trained_variants(config)
+
+
+def test_ensemble_members_default_to_the_cnns_and_may_include_knn():
+    config = load_config("tiny_cnn")
+    config["cnn"]["train"] = ["baseline", "bins8"]
+    assert trained_models(config) == ["knn/hsv16", "knn/pixels", "cnn/baseline", "cnn/bins8"]
+    assert ensemble_members(config) == ["cnn/baseline", "cnn/bins8"]
+    config["ensemble"] = {"members": ["cnn/bins8", "knn/hsv16"]}
+    assert ensemble_members(config) == ["cnn/bins8", "knn/hsv16"]
+    config["ensemble"] = {"members": ["cnn/bins8"]}
+    assert ensemble_members(config) == []  # one member: no ensemble
+    config["ensemble"] = {"members": ["cnn/bins8", "cnn/flatten"]}  # flatten is not trained
+    with pytest.raises(ValueError, match=r"\['cnn/flatten'\] are not models of this run"):
+        ensemble_members(config)
 
 
 def test_command_line_strings_are_read_as_yaml():

@@ -1,7 +1,7 @@
 """The shipped configs, and the overlays for GPU and CPU runs (tools/{gpu,cpu}/<config>_*.yaml,
 merged over config.<config>.yaml), are valid: merged as Snakemake merges --configfile
-files, they pass the schema and train only variants they define. A typo fails here,
-not after a GPU machine has started."""
+files, they pass the schema, train only variants they define and ensemble only models
+they train. A typo fails here, not after a GPU machine has started."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from conftest import REPO
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from deepfake.config import check_has_model, merge, trained_variants
+from deepfake.config import check_has_model, ensemble_members, merge, trained_variants
 
 SCHEMA = str(REPO / "schemas" / "config.schema.yaml")
 CONFIGS = ["config.yaml", *sorted(p.name for p in REPO.glob("config.*.yaml"))]
@@ -36,6 +36,7 @@ def check(config: dict) -> None:
     validate(config, SCHEMA)
     check_has_model(config)
     assert trained_variants(config)
+    ensemble_members(config)  # raises on a member the run does not train
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -55,3 +56,10 @@ def test_a_misspelt_key_fails():
     config["cnn"]["variants"]["paper_net"]["epoch"] = 60
     with pytest.raises(WorkflowError, match="epoch"):
         validate(config, SCHEMA)
+
+
+def test_an_ensemble_member_the_run_does_not_train_fails():
+    config = merged("config.fast.yaml")
+    config["ensemble"]["members"] = ["cnn/fast", "knn/combo16"]
+    with pytest.raises(ValueError, match=r"ensemble.members: \['knn/combo16'\]"):
+        check(config)

@@ -57,6 +57,32 @@ def trained_variants(config: Mapping) -> list[str]:
     return [v for v in variants if v in chosen]
 
 
+def descriptor_name(config: Mapping, name: str) -> str:
+    """A configured KNN descriptor as its output folder: hsv -> hsv<histogram_bins>."""
+    return f"hsv{config['histogram_bins']}" if name == "hsv" else name
+
+
+def trained_models(config: Mapping) -> list[str]:
+    """Every trained model, as the results/ sub-folder holding its predictions."""
+    knn = [f"knn/{descriptor_name(config, f)}" for f in config["knn"]["features"]]
+    return knn + [f"cnn/{v}" for v in trained_variants(config)]
+
+
+def ensemble_members(config: Mapping) -> list[str]:
+    """The ensemble's members (default: every trained CNN variant); [] when fewer than
+    two. Any trained model may be listed, KNN ones included."""
+    members = config.get("ensemble", {}).get("members")
+    if members is None:
+        members = [f"cnn/{v}" for v in trained_variants(config)]
+    unknown = sorted(set(members) - set(trained_models(config)))
+    if unknown:
+        raise ValueError(
+            f"config ensemble.members: {unknown} are not models of this run "
+            f"(choose from {trained_models(config)})"
+        )
+    return list(members) if len(members) >= 2 else []
+
+
 def check_has_model(config: Mapping) -> None:
     """Refuse a config that trains nothing (no KNN descriptor and no CNN variant)."""
     if not config["knn"]["features"] and not trained_variants(config):
