@@ -10,10 +10,12 @@
 # is missing. Every train_cnn job gets 2 threads so that all variants train at
 # once and share the GPU (XLA_PYTHON_CLIENT_PREALLOCATE=false: each process
 # takes GPU memory as it needs it). After SECONDS the runs are stopped
-# (SIGTERM), and whatever finished is packed: metrics, histories, figures,
-# summaries, logs and benchmarks, into RESULTS_TAR. With RESUME=1 the copies of an
-# earlier call on the same (still warm) machine are kept: Snakemake reruns what
-# was cut off, and each train_cnn resumes from its last finished epoch.
+# (SIGTERM), and whatever finished is packed into RESULTS_TAR: metrics, histories,
+# figures, summaries, logs, benchmarks, and every model's val/test probabilities (so
+# that other equal-weight ensembles of its models can be scored afterwards). With
+# RESUME=1 the copies of an earlier call on the same (still warm) machine are kept:
+# Snakemake reruns what was cut off, and each train_cnn resumes from its last
+# finished epoch.
 set -uo pipefail
 data=$1 tar=$2 seconds=$3
 shift 3
@@ -44,5 +46,6 @@ for pid in "${pids[@]}"; do wait "$pid"; done
 cd /tmp && tar czf "$tar" --ignore-failed-read \
   wf-*/snakemake.log wf-*/logs wf-*/benchmarks wf-*/results/metrics wf-*/results/figures \
   wf-*/results/*/*/metrics.json wf-*/results/*/*/history.csv wf-*/results/*/*/report.csv \
-  wf-*/results/*/*/grid.csv wf-*/results/*/*/confusion.png wf-*/results/submission.csv 2>/dev/null
+  wf-*/results/*/*/grid.csv wf-*/results/*/*/confusion.png wf-*/results/*/*/*_proba.npy \
+  wf-*/results/submission.csv 2>/dev/null
 ls -la "$tar"
