@@ -13,6 +13,7 @@ from deepfake.config import (
     descriptor_name,
     ensemble_members,
     folder_manifest,
+    knn_feature_sets,
     merge,
     normalised,
     package_modules,
@@ -61,12 +62,6 @@ def data_dir():
 check_disjoint(
     f"{data_dir()}/train.csv", [f"{data_dir()}/{s}.csv" for s in ("validation", "test")]
 )
-
-
-def knn_feature_sets():
-    """KNN descriptors, named as their output folders: hsv<bins>, pixels, jointhsv,
-    spectrum, lbp, combo."""
-    return [descriptor_name(config, f) for f in config["knn"]["features"]]
 
 
 def combination():
@@ -217,7 +212,7 @@ def predict_inputs(wildcards):
         "train": "results/arrays/train.npz",
         "train_features": [
             f"results/features/{f}/train.npy"
-            for f in knn_feature_sets()
+            for f in knn_feature_sets(config)
             if f != "pixels"
         ],
         "code": code("predict.py"),

@@ -62,9 +62,15 @@ def descriptor_name(config: Mapping, name: str) -> str:
     return f"hsv{config['histogram_bins']}" if name == "hsv" else name
 
 
+def knn_feature_sets(config: Mapping) -> list[str]:
+    """KNN descriptors, named as their output folders: hsv<bins>, pixels, jointhsv,
+    spectrum, lbp, combo."""
+    return [descriptor_name(config, f) for f in config["knn"]["features"]]
+
+
 def trained_models(config: Mapping) -> list[str]:
     """Every trained model, as the results/ sub-folder holding its predictions."""
-    knn = [f"knn/{descriptor_name(config, f)}" for f in config["knn"]["features"]]
+    knn = [f"knn/{f}" for f in knn_feature_sets(config)]
     return knn + [f"cnn/{v}" for v in trained_variants(config)]
 
 
