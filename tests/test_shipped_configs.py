@@ -1,7 +1,7 @@
-"""The shipped configs, and the overlays for GPU and CPU runs (tools/{gpu,cpu}/<config>_*.yaml,
+"""The shipped configs, and the experiment overlays (experiments/<config>-<what>.yaml,
 merged over config.<config>.yaml), are valid: merged as Snakemake merges --configfile
 files, they pass the schema, train only variants they define and ensemble only models
-they train. A typo fails here, not after a GPU machine has started."""
+they train. A typo fails here, not after a GPU job has started."""
 
 from __future__ import annotations
 
@@ -17,11 +17,7 @@ from deepfake.config import check_has_model, ensemble_members, merge, trained_va
 
 SCHEMA = str(REPO / "schemas" / "config.schema.yaml")
 CONFIGS = ["config.yaml", *sorted(p.name for p in REPO.glob("config.*.yaml"))]
-OVERLAYS = sorted(
-    p.relative_to(REPO).as_posix()
-    for d in ("gpu", "cpu")
-    for p in (REPO / "tools" / d).glob("*.yaml")
-)
+OVERLAYS = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "experiments").glob("*.yaml"))
 
 
 def merged(*files: str) -> dict:
@@ -46,8 +42,8 @@ def test_shipped_config_is_valid(name):
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_run_overlay_is_valid_over_its_config(overlay):
-    base = f"config.{Path(overlay).stem.split('_')[0]}.yaml"
-    assert (REPO / base).exists(), f"{overlay}: name it <config>_<what>.yaml"
+    base = f"config.{Path(overlay).stem.split('-')[0]}.yaml"
+    assert (REPO / base).exists(), f"{overlay}: name it <config>-<what>.yaml"
     check(merged(base, overlay))
 
 

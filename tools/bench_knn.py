@@ -7,7 +7,7 @@ DATA_DIR holds the ingested `train.npz`, `validation.npz` and `test.npz`
 (`results/arrays/` of a run). Queries are the first validation then test
 images. Times, on the same queries against the whole training set:
 scikit-learn's brute Manhattan search (on fewer queries: it is slow), the
-previous search (one `cv2.batchDistance` call), `pixel_neighbours` (the same
+unblocked search (one `cv2.batchDistance` call), `pixel_neighbours` (the same
 kernel blocked for the cache) and `pruned_pixel_neighbours` (the workflow's:
 blocked, pruned by the 2x2-block lower bound); the neighbours of all are
 asserted equal. The unpruned searches cost the same on any pixels: --synthetic
@@ -33,7 +33,7 @@ from deepfake.knn import pixel_neighbours, pruned_pixel_neighbours  # noqa: E402
 
 
 def unblocked(train: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
-    """The previous search: one cv2.batchDistance call over the whole training set."""
+    """The unblocked search: one cv2.batchDistance call over the whole training set."""
     _, index = cv2.batchDistance(query, train, cv2.CV_32S, normType=cv2.NORM_L1, K=k)
     return index.astype(np.int64)
 

@@ -3,12 +3,13 @@
     python tools/devdata.py pack SOURCE OUTDIR [--chunks 4]
     python tools/devdata.py unpack CHUNK.npz DEST
 
-Some GPU machines take at most ~64 MiB per call. ``pack`` re-encodes every PNG
-of ``SOURCE/train`` (listed in ``SOURCE/train.csv``) as lossless WebP (about 75%
-of the PNG size on the competition's images) into ``--chunks`` .npz files of
-about equal size; ``unpack`` writes one chunk back as PNGs plus a per-chunk CSV
-into ``DEST/train`` (pixel-identical to the originals: both codecs are
-lossless), and ``DEST/train.csv`` once every chunk of the set is there.
+For a node without internet access whose transfers are limited in size (see
+docs/gpu.md). ``pack`` re-encodes every PNG of ``SOURCE/train`` (listed in
+``SOURCE/train.csv``) as lossless WebP (about 75% of the PNG size on the
+competition's images) into ``--chunks`` .npz files of about equal size;
+``unpack`` writes one chunk back as PNGs plus a per-chunk CSV into
+``DEST/train`` (pixel-identical to the originals: both codecs are lossless),
+and ``DEST/train.csv`` once every chunk of the set is there.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Refresh the README's figures in docs/ from a finished run's results folder.
+"""Refresh the figures in docs/ from a finished run's results folder.
 
     python tools/docs_figures.py RESULTS_DIR PREFIX [--title TEXT]
 

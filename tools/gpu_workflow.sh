@@ -4,7 +4,7 @@
 #   tools/gpu_workflow.sh DATA_DIR RESULTS_TAR SECONDS CONFIG [CONFIG ...]
 #
 # Each CONFIG (overlays merged over config.yaml, e.g. config.paper.yaml, or
-# several joined by '+': config.paper.yaml+tools/gpu/paper_epochs30.yaml) runs in its
+# several joined by '+': config.paper.yaml+experiments/paper-30-epochs.yaml) runs in its
 # own copy of the workflow under /tmp/wf-<first config's name>, with the
 # workflow's own determinism settings; TensorBoard is skipped where TensorFlow
 # is missing. Every train_cnn job gets 2 threads so that all variants train at
@@ -13,9 +13,9 @@
 # (SIGTERM), and whatever finished is packed into RESULTS_TAR: metrics, histories,
 # figures, summaries, logs, benchmarks, and every model's val/test probabilities (so
 # that other equal-weight ensembles of its models can be scored afterwards). With
-# RESUME=1 the copies of an earlier call on the same (still warm) machine are kept:
-# Snakemake reruns what was cut off, and each train_cnn resumes from its last
-# finished epoch.
+# RESUME=1 the copies of an earlier run on the same machine (its /tmp/wf-* folders)
+# are kept: Snakemake reruns what was cut off, and each train_cnn resumes from its
+# last finished epoch. See docs/gpu.md.
 set -uo pipefail
 data=$1 tar=$2 seconds=$3
 shift 3
