@@ -1,14 +1,17 @@
 rule train_cnn:
+    """Train one CNN variant (resumable after a kill); its model folder, history and
+    validation and test probabilities."""
     input:
         unpack(cnn_inputs),
         code=code("train_cnn.py"),
     output:
-        model="results/cnn/{variant}/model.keras",
-        history="results/cnn/{variant}/history.csv",
-        val_proba="results/cnn/{variant}/val_proba.npy",
-        test_proba="results/cnn/{variant}/test_proba.npy",
-        metrics="results/cnn/{variant}/metrics.json",
-        tensorboard=directory("results/cnn/{variant}/tensorboard"),
+        card=layout.model_file("cnn/{variant}", layout.CARD),
+        model=layout.model_file("cnn/{variant}", layout.NETWORK),
+        history=layout.model_file("cnn/{variant}", layout.HISTORY),
+        val_proba=layout.model_file("cnn/{variant}", layout.VAL_PROBA),
+        test_proba=layout.model_file("cnn/{variant}", layout.TEST_PROBA),
+        metrics=layout.model_file("cnn/{variant}", layout.METRICS),
+        tensorboard=directory(layout.model_file("cnn/{variant}", layout.TENSORBOARD)),
     log:
         "logs/cnn/{variant}.log",
     benchmark:
@@ -19,12 +22,12 @@ rule train_cnn:
     threads: config["cnn"]["threads"]
     resources:
         mem_mb=lambda w, input: 3000 + 3 * input.size_mb,
-        runtime=lambda w: 30 + 2 * cnn_params(w.variant)["epochs"],
+        runtime=lambda w: 30 + 2 * cnn_settings(w.variant).epochs,
         gpu=int(config["cnn"]["environment"] == "gpu"),
     params:
-        cnn=lambda w: cnn_params(w.variant),
+        cnn=lambda w: cnn_settings(w.variant).as_params(),
         variant="{variant}",
         backend=cnn_backend(),
-        work_dir="results/.checkpoints/cnn/{variant}",
+        work_dir=lambda w: layout.checkpoints(w.variant),
     script:
         "../scripts/train_cnn.py"

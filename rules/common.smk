@@ -4,24 +4,28 @@ import sys
 from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
-# The package's config helpers (standard library only): one implementation of the
-# variant merging, shared with tools/.
+# The package's config helpers, settings and results/ layout (standard library only):
+# one implementation, shared with the scripts and tools/.
 sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
+from deepfake import SPLITS, layout
 from deepfake.config import (
     check_disjoint,
     check_has_model,
+    check_predict_model,
+    choose_model,
     descriptor_name,
     ensemble_members,
     folder_manifest,
+    inference_files,
     knn_feature_sets,
     merge,
+    models,
     normalised,
     package_modules,
-    trained_models,
     trained_variants,
     typed_cli_values,
-    variant_params,
 )
+from deepfake.settings import TrainSettings
 
 # `--config knn='{k: [3, 5]}'` arrives with string leaves ('3'): read them as YAML.
 merge(
@@ -36,20 +40,19 @@ merge(
 )
 validate(config, "../schemas/config.schema.yaml")
 check_has_model(config)
+check_predict_model(config)
 
 DEMO_DIR = "results/demo"
-SPLITS = ["train", "validation", "test"]
 
 
 wildcard_constraints:
-    split="train|validation|test",
-    set="train|validation|test|train_aug",
-    bins=r"\d+",
-    features=r"hsv\d+|pixels|jointhsv|spectrum|lbp|combo",
-    descriptor="jointhsv|spectrum|lbp",
-    model="knn|cnn|ensemble",
-    variant=r"[A-Za-z0-9_]+",
-    group=r"[a-z_]+",
+    split=layout.WILDCARDS["split"],
+    set=layout.WILDCARDS["set"],
+    features=layout.WILDCARDS["features"],
+    descriptor=layout.WILDCARDS["descriptor"],
+    model=layout.WILDCARDS["model"],
+    variant=layout.WILDCARDS["variant"],
+    group=layout.WILDCARDS["group"],
 
 
 def data_dir():
@@ -72,9 +75,9 @@ def combination():
     )
 
 
-def cnn_params(variant):
-    """The variant's complete settings: cnn.base with its overrides applied, keys sorted."""
-    return variant_params(config, variant)
+def cnn_settings(variant):
+    """The variant's settings (cnn.base with its overrides, every default filled in)."""
+    return TrainSettings.from_config(config, variant)
 
 
 def cnn_backend():
@@ -91,8 +94,9 @@ def cnn_backend():
 
 def code(script):
     """The package modules that ``script`` imports: inputs, so editing one reruns the
-    rules whose code uses it."""
-    return package_modules(os.path.join(workflow.basedir, "scripts", script))
+    rules whose code uses it. Relative paths: a moved checkout reruns nothing."""
+    modules = package_modules(os.path.join(workflow.basedir, "scripts", script))
+    return [os.path.relpath(m) for m in modules]
 
 
 def ingest_manifest(wildcards):
@@ -108,29 +112,33 @@ def ensemble_name():
     return config.get("ensemble", {}).get("name", "mean")
 
 
-def models():
-    """Every model with predictions (trained ones and the ensemble), as its results/ folder."""
-    ensemble = [f"ensemble/{ensemble_name()}"] if ensemble_members(config) else []
-    return trained_models(config) + ensemble
+def files_of(models, name):
+    """One file of each model's folder, e.g. files_of(run_models(), layout.METRICS)."""
+    return [layout.model_file(m, name) for m in models]
+
+
+def run_models():
+    """Every model with predictions (trained ones and the ensemble), named family/name."""
+    return models(config)
 
 
 def final_outputs():
-    hist = f"results/features/hsv{config['histogram_bins']}"
+    hist = descriptor_name(config, "hsv")
     return [
-        "results/metrics/summary.csv",
-        "results/submission.csv",
-        "results/arrays/duplicates.txt",
+        layout.summary(),
+        layout.submission(),
+        layout.duplicates(),
         *figures(),
         # The features of every set, the augmented training set included, even
         # where no configured model reads them.
-        *expand("{hist}/{set}.npy", hist=hist, set=SPLITS + ["train_aug"]),
+        *[layout.features(hist, s) for s in layout.SETS],
     ]
 
 
 def knn_inputs(wildcards):
     """Arrays (labels, and pixels for raw-pixel KNN) plus the descriptor files used
     (one per group of the combination)."""
-    arrays = {f"{s}_arrays": f"results/arrays/{s}.npz" for s in SPLITS}
+    arrays = {f"{s}_arrays": layout.arrays(s) for s in SPLITS}
     if wildcards.features == "pixels":
         return arrays
     if wildcards.features == "combo":
@@ -138,8 +146,7 @@ def knn_inputs(wildcards):
     else:
         groups = [wildcards.features]
     return arrays | {
-        f"{s}_features": [f"results/features/{g}/{s}.npy" for g in groups]
-        for s in SPLITS
+        f"{s}_features": [layout.features(g, s) for g in groups] for s in SPLITS
     }
 
 
@@ -158,35 +165,25 @@ def ablation_groups():
 def figures():
     """Figures collected by rule all (and by `snakemake --report`)."""
     return [
-        *expand("results/{m}/confusion.png", m=models()),
-        *expand("results/figures/curves_{group}.png", group=ablation_groups()),
-        "results/figures/confusion_best.png",
-        "results/figures/class_histograms.png",
-        "results/figures/samples.png",
+        *files_of(run_models(), layout.CONFUSION),
+        *[layout.figure(f"curves_{group}.png") for group in ablation_groups()],
+        layout.figure("confusion_best.png"),
+        layout.figure("class_histograms.png"),
+        layout.figure("samples.png"),
     ]
 
 
 def cnn_inputs(wildcards):
     """Arrays, the histograms with the variant's own number of bins and, for a
     variant with a fingerprint input, that descriptor of each set."""
-    params = cnn_params(wildcards.variant)
-    hist = f"results/features/hsv{params['bins']}"
-    inputs = {
-        "train": "results/arrays/train_aug.npz",
-        "train_hist": f"{hist}/train_aug.npy",
-        "val": "results/arrays/validation.npz",
-        "val_hist": f"{hist}/validation.npy",
-        "test": "results/arrays/test.npz",
-        "test_hist": f"{hist}/test.npy",
-    }
-    fingerprint = params.get("fingerprint", "none")
-    if fingerprint != "none":
-        freq = f"results/features/{fingerprint}"
-        inputs |= {
-            "train_freq": f"{freq}/train_aug.npy",
-            "val_freq": f"{freq}/validation.npy",
-            "test_freq": f"{freq}/test.npy",
-        }
+    settings = cnn_settings(wildcards.variant)
+    hist = f"hsv{settings.bins}"
+    sets = {"train": "train_aug", "val": "validation", "test": "test"}
+    inputs = {name: layout.arrays(s) for name, s in sets.items()}
+    inputs |= {f"{name}_hist": layout.features(hist, s) for name, s in sets.items()}
+    if settings.fingerprint != "none":
+        freq = settings.fingerprint
+        inputs |= {f"{name}_freq": layout.features(freq, s) for name, s in sets.items()}
     return inputs
 
 
@@ -202,18 +199,19 @@ def predict_folder():
     return folder.rstrip("/")
 
 
+def predicted_model():
+    """The model that predict uses: predict_model as named, or, for best or a family,
+    the summary's best row (the summary is a checkpoint: read once it exists)."""
+    wanted = str(config["predict_model"])
+    if wanted in run_models():
+        return wanted
+    return choose_model(checkpoints.summary.get().output[0], wanted)
+
+
 def predict_inputs(wildcards):
-    """The prediction folder and the trained models' files (nothing that retrains)."""
+    """The folder and the chosen model's files (nothing else, nothing that retrains)."""
     return {
         "folder": predict_folder(),
-        "summary": "results/metrics/summary.csv",
-        "metrics": expand("results/{m}/metrics.json", m=models()),
-        "models": expand("results/cnn/{v}/model.keras", v=trained_variants(config)),
-        "train": "results/arrays/train.npz",
-        "train_features": [
-            f"results/features/{f}/train.npy"
-            for f in knn_feature_sets(config)
-            if f != "pixels"
-        ],
+        "model": inference_files(config, predicted_model()),
         "code": code("predict.py"),
     }

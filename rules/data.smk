@@ -1,4 +1,5 @@
 rule demo_data:
+    """Generate the synthetic demo data set in the competition's layout (data_dir: demo)."""
     input:
         code=code("make_demo.py"),
     output:
@@ -24,12 +25,13 @@ rule demo_data:
 
 
 rule ingest:
+    """Validate one split's CSV and images; store them as 100x100 RGB uint8 arrays."""
     input:
         csv=f"{data_dir()}/{{split}}.csv",
         images=f"{data_dir()}/{{split}}",
         code=code("ingest.py"),
     output:
-        "results/arrays/{split}.npz",
+        layout.arrays("{split}"),
     log:
         "logs/ingest/{split}.log",
     benchmark:
@@ -48,11 +50,12 @@ rule ingest:
 
 
 rule augment:
+    """Store augmented copies of the training images (augment.*), before any training."""
     input:
-        "results/arrays/train.npz",
+        layout.arrays("train"),
         code=code("augment.py"),
     output:
-        "results/arrays/train_aug.npz",
+        layout.arrays("train_aug"),
     log:
         "logs/augment.log",
     benchmark:
@@ -70,11 +73,12 @@ rule augment:
 
 
 rule split_check:
+    """List byte-identical images under different ids across the splits."""
     input:
-        arrays=expand("results/arrays/{s}.npz", s=SPLITS),
+        arrays=[layout.arrays(s) for s in SPLITS],
         code=code("split_check.py"),
     output:
-        "results/arrays/duplicates.txt",
+        layout.duplicates(),
     log:
         "logs/split_check.log",
     conda:

@@ -1,13 +1,16 @@
 rule ensemble:
+    """The equal-weight mean of the members' probabilities, as a model folder."""
     input:
-        val_proba=expand("results/{m}/val_proba.npy", m=ensemble_members(config)),
-        test_proba=expand("results/{m}/test_proba.npy", m=ensemble_members(config)),
-        metrics=expand("results/{m}/metrics.json", m=ensemble_members(config)),
-        validation="results/arrays/validation.npz",
+        val_proba=files_of(ensemble_members(config), layout.VAL_PROBA),
+        test_proba=files_of(ensemble_members(config), layout.TEST_PROBA),
+        metrics=files_of(ensemble_members(config), layout.METRICS),
+        validation=layout.arrays("validation"),
+        code=code("ensemble.py"),
     output:
-        val_proba=f"results/ensemble/{ensemble_name()}/val_proba.npy",
-        test_proba=f"results/ensemble/{ensemble_name()}/test_proba.npy",
-        metrics=f"results/ensemble/{ensemble_name()}/metrics.json",
+        card=layout.model_file(f"ensemble/{ensemble_name()}", layout.CARD),
+        val_proba=layout.model_file(f"ensemble/{ensemble_name()}", layout.VAL_PROBA),
+        test_proba=layout.model_file(f"ensemble/{ensemble_name()}", layout.TEST_PROBA),
+        metrics=layout.model_file(f"ensemble/{ensemble_name()}", layout.METRICS),
     log:
         f"logs/ensemble/{ensemble_name()}.log",
     conda:

@@ -1,30 +1,10 @@
-rule histograms:
-    input:
-        "results/arrays/{set}.npz",
-        code=code("histograms.py"),
-    output:
-        "results/features/hsv{bins}/{set}.npy",
-    log:
-        "logs/histograms/hsv{bins}_{set}.log",
-    benchmark:
-        "benchmarks/histograms/hsv{bins}_{set}.tsv"
-    conda:
-        "../envs/data.yaml"
-    resources:
-        mem_mb=lambda w, input: 1000 + 2 * input.size_mb,
-        runtime=20,
-    params:
-        bins=lambda w: int(w.bins),
-    script:
-        "../scripts/histograms.py"
-
-
 rule descriptors:
+    """One descriptor of one set: HSV histograms (hsv<bins>), jointhsv, spectrum or lbp."""
     input:
-        "results/arrays/{set}.npz",
+        layout.arrays("{set}"),
         code=code("descriptors.py"),
     output:
-        "results/features/{descriptor}/{set}.npy",
+        layout.features("{descriptor}", "{set}"),
     log:
         "logs/descriptors/{descriptor}_{set}.log",
     benchmark:

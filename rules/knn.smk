@@ -1,12 +1,16 @@
 rule knn:
+    """KNN (Manhattan) on one descriptor, raw pixels or the combination: the model folder
+    and its validation and test probabilities."""
     input:
         unpack(knn_inputs),
         code=code("knn.py"),
     output:
-        grid="results/knn/{features}/grid.csv",
-        val_proba="results/knn/{features}/val_proba.npy",
-        test_proba="results/knn/{features}/test_proba.npy",
-        metrics="results/knn/{features}/metrics.json",
+        card=layout.model_file("knn/{features}", layout.CARD),
+        reference=layout.model_file("knn/{features}", layout.REFERENCE),
+        grid=layout.model_file("knn/{features}", layout.GRID),
+        val_proba=layout.model_file("knn/{features}", layout.VAL_PROBA),
+        test_proba=layout.model_file("knn/{features}", layout.TEST_PROBA),
+        metrics=layout.model_file("knn/{features}", layout.METRICS),
     log:
         "logs/knn/{features}.log",
     benchmark:

@@ -1,8 +1,9 @@
 rule predict:
+    """Attribute every image of predict_dir with predict_model: results/predictions.csv."""
     input:
         unpack(predict_inputs),
     output:
-        "results/predictions.csv",
+        layout.predictions(),
     log:
         "logs/predict.log",
     benchmark:
@@ -14,7 +15,7 @@ rule predict:
         mem_mb=4000,
         runtime=30,
     params:
-        model=config["predict_model"],
+        model=lambda w: predicted_model(),
         manifest=lambda w: folder_manifest(predict_folder()),
         backend=cnn_backend(),
     script:

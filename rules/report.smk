@@ -1,12 +1,13 @@
 rule evaluate:
+    """Per-class report and confusion matrices of one model's validation predictions."""
     input:
-        val_proba="results/{model}/{variant}/val_proba.npy",
-        validation="results/arrays/validation.npz",
+        val_proba=layout.model_file("{model}/{variant}", layout.VAL_PROBA),
+        validation=layout.arrays("validation"),
         code=code("evaluate.py"),
     output:
-        report="results/{model}/{variant}/report.csv",
+        report=layout.model_file("{model}/{variant}", layout.REPORT),
         confusion=report(
-            "results/{model}/{variant}/confusion.png",
+            layout.model_file("{model}/{variant}", layout.CONFUSION),
             caption="../report/confusion.rst",
             category="Confusion matrices",
             labels={"model": "{model}", "variant": "{variant}"},
@@ -19,14 +20,16 @@ rule evaluate:
         "../scripts/evaluate.py"
 
 
-rule summary:
+checkpoint summary:
+    """One row per model, best validation accuracy first (rule predict reads it to
+    resolve predict_model: best)."""
     input:
-        metrics=expand("results/{m}/metrics.json", m=models()),
-        reports=expand("results/{m}/report.csv", m=models()),
+        metrics=files_of(run_models(), layout.METRICS),
+        reports=files_of(run_models(), layout.REPORT),
         code=code("summary.py"),
     output:
         report(
-            "results/metrics/summary.csv",
+            layout.summary(),
             caption="../report/summary.rst",
             category="Summary",
         ),
@@ -39,13 +42,14 @@ rule summary:
 
 
 rule submission:
+    """The test-split submission (image_id,label) of the summary's best model."""
     input:
-        summary="results/metrics/summary.csv",
-        test="results/arrays/test.npz",
-        test_proba=expand("results/{m}/test_proba.npy", m=models()),
+        summary=layout.summary(),
+        test=layout.arrays("test"),
+        test_proba=files_of(run_models(), layout.TEST_PROBA),
         code=code("submission.py"),
     output:
-        "results/submission.csv",
+        layout.submission(),
     log:
         "logs/submission.log",
     conda:
@@ -55,14 +59,16 @@ rule submission:
 
 
 rule learning_curves:
+    """Validation accuracy and loss per epoch of one ablation group, variants overlaid."""
     input:
-        histories=lambda w: expand(
-            "results/cnn/{v}/history.csv", v=ablation_groups()[w.group]
-        ),
+        histories=lambda w: [
+            layout.model_file(f"cnn/{v}", layout.HISTORY)
+            for v in ablation_groups()[w.group]
+        ],
         code=code("plot_curves.py"),
     output:
         report(
-            "results/figures/curves_{group}.png",
+            layout.figure("curves_{group}.png"),
             caption="../report/curves.rst",
             category="CNN learning curves",
             labels={"setting": "{group}"},
@@ -78,14 +84,15 @@ rule learning_curves:
 
 
 rule best_confusions:
+    """Confusion matrices of the best model of each family."""
     input:
-        summary="results/metrics/summary.csv",
-        validation="results/arrays/validation.npz",
-        val_proba=expand("results/{m}/val_proba.npy", m=models()),
+        summary=layout.summary(),
+        validation=layout.arrays("validation"),
+        val_proba=files_of(run_models(), layout.VAL_PROBA),
         code=code("plot_best_confusions.py"),
     output:
         report(
-            "results/figures/confusion_best.png",
+            layout.figure("confusion_best.png"),
             caption="../report/confusion_best.rst",
             category="Confusion matrices",
             labels={"model": "best of each family", "variant": "-"},
@@ -99,13 +106,14 @@ rule best_confusions:
 
 
 rule class_histograms:
+    """The mean HSV histogram of each class of the training split."""
     input:
-        hist=f"results/features/hsv{config['histogram_bins']}/train.npy",
-        train="results/arrays/train.npz",
+        hist=layout.features(descriptor_name(config, "hsv"), "train"),
+        train=layout.arrays("train"),
         code=code("plot_class_histograms.py"),
     output:
         report(
-            "results/figures/class_histograms.png",
+            layout.figure("class_histograms.png"),
             caption="../report/class_histograms.rst",
             category="Data",
         ),
@@ -120,12 +128,13 @@ rule class_histograms:
 
 
 rule sample_grid:
+    """A grid of training images, a row per class."""
     input:
-        "results/arrays/train.npz",
+        layout.arrays("train"),
         code=code("plot_samples.py"),
     output:
         report(
-            "results/figures/samples.png",
+            layout.figure("samples.png"),
             caption="../report/samples.rst",
             category="Data",
         ),

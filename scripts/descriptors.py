@@ -1,4 +1,5 @@
-"""Snakemake entry point: one named descriptor (jointhsv, spectrum, lbp) of one array file."""
+"""Snakemake entry point: one named descriptor (hsv<bins>, jointhsv, spectrum, lbp) of one
+array file."""
 
 import logging
 import time

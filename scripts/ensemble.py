@@ -1,4 +1,5 @@
-"""Snakemake entry point: the equal-weight mean of the members' probabilities."""
+"""Snakemake entry point: the equal-weight mean of the members' probabilities, as a model
+folder (model.json lists the members) with its validation and test probabilities."""
 
 import json
 import logging
@@ -6,14 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfake.ensemble import ensemble_metrics, mean_proba, member_name
+from deepfake import layout
+from deepfake.ensemble import EnsembleModel, ensemble_metrics
 from deepfake.io import save_json, save_npy
+from deepfake.provenance import versions
 from deepfake.smk import run
 
 
 def load_members(paths, members) -> dict:
     """Member name -> array, in the configured order; a missing member is an error."""
-    by_name = {member_name(p): p for p in paths}
+    by_name = {layout.model_of(p): p for p in paths}
     missing = [m for m in members if m not in by_name]
     if missing:
         raise ValueError(f"no probabilities for ensemble members {missing} among {list(by_name)}")
@@ -24,16 +27,17 @@ def main(smk):
     members = list(smk.params.members)
     val = load_members(smk.input.val_proba, members)
     test = load_members(smk.input.test_proba, members)
-    metrics = {member_name(p): json.loads(Path(p).read_text()) for p in smk.input.metrics}
+    metrics = {layout.model_of(p): json.loads(Path(p).read_text()) for p in smk.input.metrics}
     with np.load(smk.input.validation) as arrays:
         labels = arrays["labels"]
-    val_proba, test_proba = mean_proba(val), mean_proba(test)
+    val_proba, test_proba = EnsembleModel.combine(val), EnsembleModel.combine(test)
     result = ensemble_metrics(
         smk.params.name, members, val_proba, labels, metrics, n_test=len(test_proba)
     )
+    EnsembleModel.save(Path(smk.output.card).parent, members)
     save_npy(smk.output.val_proba, val_proba)
     save_npy(smk.output.test_proba, test_proba)
-    save_json(smk.output.metrics, result)
+    save_json(smk.output.metrics, result | {"versions": versions()})
     for m in members:
         logging.info("member %s: val_accuracy %.4f", m, result["member_val_accuracy"][m])
     logging.info("ensemble of %d: val_accuracy %.4f", len(members), result["val_accuracy"])

@@ -1,77 +1,109 @@
-"""Snakemake entry point: KNN grid over (k, voting), best refit, validation and test
-probabilities. For the descriptor combination, group weights, k and voting come from
-cross-validation on the training split, and validation is scored once."""
+"""Snakemake entry point: a KNN model (k and voting chosen on validation; for the descriptor
+combination, group weights, k and voting by cross-validation on the training split, and
+validation scored once), saved as a model folder, with its validation and test
+probabilities computed through the saved model."""
 
 import logging
+from pathlib import Path
 
 import numpy as np
 
 from deepfake import SPLITS
-from deepfake.features import COMBINATION, pixel_features
+from deepfake.features import descriptor
 from deepfake.io import save_csv, save_json, save_npy
-from deepfake.knn import best_k, combination_knn, knn_grid, knn_proba
+from deepfake.knn import (
+    best_k,
+    choose_combination,
+    cross_validate_combination,
+    group_scales,
+    knn_grid,
+)
+from deepfake.knn_model import KnnModel
+from deepfake.provenance import versions
+from deepfake.settings import COMBINATION
 from deepfake.smk import run
 
 
 def load(smk, split):
-    """Labels, and the split's descriptor groups (raw pixels: one uint8 group)."""
+    """The split's descriptor groups (raw pixels: one uint8 group) and labels."""
     with np.load(getattr(smk.input, f"{split}_arrays")) as arrays:
         labels = arrays["labels"]
         if smk.wildcards.features == "pixels":
-            return [pixel_features(arrays["images"])], labels
+            return [descriptor("pixels", arrays["images"])], labels
     files = getattr(smk.input, f"{split}_features")
     return [np.load(f) for f in ([files] if isinstance(files, str) else files)], labels
+
+
+def fit(smk, train_g, train_y, val_g, val_y) -> tuple[KnnModel, object, dict]:
+    """The model, its grid (or cross-validation table) and the metrics of its choice."""
+    features, threads = smk.wildcards.features, smk.threads
+    if features != COMBINATION:
+        grid, _ = knn_grid(
+            train_g[0], train_y, val_g[0], val_y, smk.params.k, smk.params.weights, threads
+        )
+        logging.info("validation accuracy per (k, weights):\n%s", grid.to_string(index=False))
+        k, voting = best_k(grid)
+        return KnnModel.fit([features], train_g, train_y, k, voting, threads=threads), grid, {}
+    combo = smk.params.combination
+    cv = cross_validate_combination(
+        train_g,
+        train_y,
+        smk.params.k,
+        smk.params.weights,
+        combo["group_weights"],
+        combo["folds"],
+        combo["seed"],
+        threads,
+    )
+    chosen = choose_combination(cv)
+    logging.info("cross-validation on the training split chose %s", chosen)
+    scales = group_scales(train_g, seed=combo["seed"])
+    model = KnnModel.fit(
+        combo["groups"],
+        train_g,
+        train_y,
+        chosen["k"],
+        chosen["weights"],
+        group_scales=scales,
+        group_weights=chosen["group_weights"],
+        threads=threads,
+    )
+    grid = cv.assign(group_weights=[" ".join(map(str, w)) for w in cv["group_weights"]])
+    metrics = {
+        "groups": list(combo["groups"]),
+        "group_weights": list(model.group_weights),
+        "group_scales": list(model.group_scales),
+        "cv_accuracy": chosen["cv_accuracy"],
+        "cv_folds": combo["folds"],
+    }
+    return model, grid, metrics
 
 
 def main(smk):
     (train_g, train_y), (val_g, val_y), (test_g, _) = (load(smk, s) for s in SPLITS)
     features = smk.wildcards.features
-    metrics = {"model": "knn", "variant": features, "features": features}
-    if features == COMBINATION:
-        combo = smk.params.combination
-        cv, chosen, (val_proba, test_proba) = combination_knn(
-            train_g,
-            train_y,
-            [val_g, test_g],
-            smk.params.k,
-            smk.params.weights,
-            combo["group_weights"],
-            combo["folds"],
-            combo["seed"],
-            n_jobs=smk.threads,
-        )
-        logging.info("cross-validation on the training split chose %s", chosen)
-        k, weights = chosen["k"], chosen["weights"]
-        grid = cv.assign(group_weights=[" ".join(map(str, w)) for w in cv["group_weights"]])
-        metrics |= {
-            "groups": list(combo["groups"]),
-            "group_weights": chosen["group_weights"],
-            "group_scales": chosen["group_scales"],
-            "cv_accuracy": chosen["cv_accuracy"],
-            "cv_folds": combo["folds"],
-        }
-    else:
-        train_x, val_x, test_x = train_g[0], val_g[0], test_g[0]
-        grid, probas = knn_grid(
-            train_x, train_y, val_x, val_y, smk.params.k, smk.params.weights, smk.threads
-        )
-        k, weights = best_k(grid)
-        val_proba = probas[(k, weights)]
-        logging.info("validation accuracy per (k, weights):\n%s", grid.to_string(index=False))
-        test_proba = knn_proba(train_x, train_y, test_x, k, weights, n_jobs=smk.threads)
+    model, grid, choice = fit(smk, train_g, train_y, val_g, val_y)
+    model.save(Path(smk.output.card).parent)
+    val_proba = model.proba_from_descriptors(val_g)
+    test_proba = model.proba_from_descriptors(test_g)
     val_accuracy = float(np.mean(val_proba.argmax(1) == val_y))
     save_csv(smk.output.grid, grid)
     save_npy(smk.output.val_proba, val_proba)
     save_npy(smk.output.test_proba, test_proba)
-    metrics |= {
+    metrics = {
+        "model": "knn",
+        "variant": features,
+        "features": features,
+        **choice,
         "val_accuracy": val_accuracy,
-        "best_k": k,
-        "weights": weights,
+        "best_k": model.k,
+        "weights": model.voting,
         "n_train": len(train_y),
         "n_val": len(val_y),
+        "versions": versions(),
     }
     save_json(smk.output.metrics, metrics)
-    logging.info("k = %d (%s votes), validation accuracy %.4f", k, weights, val_accuracy)
+    logging.info("k = %d (%s votes), validation accuracy %.4f", model.k, model.voting, val_accuracy)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,9 @@
 """Snakemake entry point: confusion matrices of the best model of each family."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
+from deepfake import layout
 from deepfake.evaluate import confusion
 from deepfake.plots import best_confusions, save
 from deepfake.smk import run
@@ -15,10 +14,10 @@ def main(smk):
     best = summary.groupby("model", sort=False).head(1)  # summary is sorted best first
     with np.load(smk.input.validation) as arrays:
         labels = arrays["labels"]
-    probas = {Path(p).parent.parts[-2:]: p for p in smk.input.val_proba}
+    probas = {layout.model_of(p): p for p in smk.input.val_proba}
     panels = {
         f"best {row.model} ({row.variant}, {row.val_accuracy:.1%})": confusion(
-            labels, np.load(probas[(row.model, row.variant)])
+            labels, np.load(probas[f"{row.model}/{row.variant}"])
         )
         for row in best.itertuples()
     }

@@ -1,35 +1,30 @@
 """Snakemake entry point: attribute every image of a folder with a trained model."""
 
 import logging
-from pathlib import Path
 
-import pandas as pd
-
-from deepfake.io import save_csv
-from deepfake.predict import choose_model, model_proba, predictions_table, read_images
+from deepfake import layout
 from deepfake.smk import run
 
 
 def main(smk):
-    model = choose_model(pd.read_csv(smk.input.summary), str(smk.params.model))
-    new = read_images(smk.input.folder)
-    logging.info(
-        "%d files in %s, %d decoded; model %s",
-        len(new.names),
-        smk.input.folder,
-        new.decoded.sum(),
-        model,
-    )
-    if not model.startswith("knn/"):  # threads and determinism before keras loads
+    model_name = str(smk.params.model)
+    if layout.family(model_name) != "knn":  # threads and determinism before keras loads
         from deepfake.backend import configure
 
         configure(threads=int(smk.threads), deterministic=True, backend=str(smk.params.backend))
-    table = predictions_table(
-        new, model_proba(model, new.images, Path(smk.input.summary).parents[1]), model
+    from deepfake.models import load
+    from deepfake.predict import predict_folder
+
+    model = load(layout.model_dir(model_name), threads=int(smk.threads))
+    logging.info("model %s, folder %s", model_name, smk.input.folder)
+    counts = predict_folder(
+        model, model_name, smk.input.folder, smk.output[0], threads=int(smk.threads)
     )
-    save_csv(smk.output[0], table, float_format="%.6f")
-    skipped = len(new.names) - int(new.decoded.sum())
-    logging.info("%d predictions written, %d file(s) skipped (see error)", len(table), skipped)
+    logging.info(
+        "%d predictions written, %d file(s) not decodable (see error)",
+        counts["files"],
+        counts["failed"],
+    )
 
 
 if __name__ == "__main__":

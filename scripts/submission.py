@@ -1,11 +1,11 @@
 """Snakemake entry point: the test-split submission of the best model on validation."""
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from deepfake import layout
 from deepfake.evaluate import submission
 from deepfake.io import save_csv
 from deepfake.smk import run
@@ -13,15 +13,15 @@ from deepfake.smk import run
 
 def main(smk):
     best = pd.read_csv(smk.input.summary).iloc[0]
-    model_dir = (best["model"], best["variant"])
-    proba_path = next(p for p in smk.input.test_proba if Path(p).parent.parts[-2:] == model_dir)
+    model = f"{best['model']}/{best['variant']}"
+    proba_path = next(p for p in smk.input.test_proba if layout.model_of(p) == model)
     with np.load(smk.input.test) as arrays:
         ids = arrays["ids"]
     table = submission(ids, np.load(proba_path))
     save_csv(smk.output[0], table)
     logging.info(
-        "submission from %s/%s (validation accuracy %.4f): %d rows",
-        *model_dir,
+        "submission from %s (validation accuracy %.4f): %d rows",
+        model,
         best["val_accuracy"],
         len(table),
     )

@@ -1,9 +1,10 @@
 """Snakemake entry point: train one CNN variant, then predict validation and test.
 
-Writes every declared output: model.keras, history.csv, tensorboard/,
-val_proba.npy, test_proba.npy (float32 (N, 5), averaged over the variant's
-test-time transforms ``tta``) and metrics.json. Inputs train_freq, val_freq
-and test_freq (frequency fingerprints, float32 (N, D)), when the rule declares
+Writes every declared output: the model folder (model.keras and model.json),
+history.csv, tensorboard/, val_proba.npy, test_proba.npy (float32 (N, 5),
+averaged over the variant's test-time transforms ``tta``, through the saved
+model's own inference) and metrics.json. Inputs train_freq, val_freq and
+test_freq (frequency fingerprints, float32 (N, D)), when the rule declares
 them, become the model's third input. A killed job resumes from its last
 completed epoch (checkpoint in ``params.work_dir``); the checkpoint is deleted
 once every output is written.
@@ -12,6 +13,7 @@ once every output is written.
 """
 
 import logging
+from pathlib import Path
 
 from deepfake.smk import run
 
@@ -42,6 +44,9 @@ def _optional(named, name: str) -> str | None:
 
 
 def main(smk) -> None:
+    from deepfake.settings import TrainSettings
+
+    settings = TrainSettings.from_params(smk.params.cnn)
     # Threads and determinism must be set before keras is imported.
     from deepfake.backend import configure
 
@@ -49,17 +54,15 @@ def main(smk) -> None:
         threads=int(smk.threads),
         deterministic=True,
         backend=str(smk.params.backend),
-        jit_compile=bool(smk.params.cnn.get("jit_compile", False)),
+        jit_compile=settings.jit_compile,
     )
 
     from deepfake.io import save_json, save_npy
-    from deepfake.optim import setting
-    from deepfake.train import check_split, predict_proba, train_cnn
+    from deepfake.provenance import versions
+    from deepfake.train import check_split, n_freq_of, train_cnn
 
-    params = dict(smk.params.cnn)
     variant = str(smk.params.variant)
     inp, out = smk.input, smk.output
-
     splits = {
         name: load_split(
             getattr(inp, name), getattr(inp, f"{name}_hist"), _optional(inp, f"{name}_freq")
@@ -67,22 +70,23 @@ def main(smk) -> None:
         for name in ("train", "val", "test")
     }
     train, val, test = splits["train"], splits["val"], splits["test"]
-    n_freq = train["freq"].shape[1] if "freq" in train else None
-    check_split(f"test ({inp.test})", test, 3 * int(params["bins"]), n_freq)
-    log.info("variant %s, params %s", variant, params)
+    n_freq = n_freq_of(train)
+    check_split(f"test ({inp.test})", test, settings.n_hist, n_freq)
+    log.info("variant %s, settings %s", variant, settings)
 
-    result = train_cnn(train, val, params, None, smk.params.work_dir, log=log, cleanup=False)
-    result.write_outputs(out.model, out.history, out.tensorboard)
+    result = train_cnn(train, val, settings, None, smk.params.work_dir, log=log, cleanup=False)
+    result.write_outputs(Path(out.card).parent)
     save_npy(out.val_proba, result.val_proba)
-    save_npy(out.test_proba, predict_proba(result.model, test, tta=setting(params, "tta")))
-    features = f"image+hsv{int(params['bins'])}" + ("+freq" if n_freq else "")
+    save_npy(out.test_proba, result.model.proba_from_inputs(test))
+    features = f"image+hsv{settings.bins}" + (f"+{settings.fingerprint}" if n_freq else "")
     metrics = {
         "model": "cnn",
         "variant": variant,
         "features": features,
         **result.summary,
         "n_test": len(test["label"]),
-        "params": params,
+        "params": settings.as_params(),
+        "versions": versions(result.summary["backend"]),
     }
     save_json(out.metrics, metrics)
     result.remove_checkpoint()

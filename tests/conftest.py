@@ -95,6 +95,15 @@ TINY_TRAIN_PARAMS = {
     "jit_compile": False,
     "seed": 3,
 }
+
+
+def settings(params: dict):
+    """The TrainSettings of a params dict (config keys), as the workflow builds them."""
+    from deepfake.settings import TrainSettings
+
+    return TrainSettings.from_params(params)
+
+
 COLOURS = np.array([[200, 60, 60], [60, 200, 60], [60, 60, 200], [200, 200, 60], [60, 200, 200]])
 
 

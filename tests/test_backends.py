@@ -45,14 +45,15 @@ with np.load(data_path) as data:
     }
 out.mkdir(parents=True, exist_ok=True)
 if mode == "train":
+    from deepfake.settings import TrainSettings
     from deepfake.train import train_cnn
 
-    params = json.loads(sys.argv[4])
-    result = train_cnn(split["train"], split["val"], params, out, out / "work")
+    settings = TrainSettings.from_params(json.loads(sys.argv[4]))
+    result = train_cnn(split["train"], split["val"], settings, out, out / "work")
     np.save(out / "val_proba.npy", result.val_proba)
     summary = result.summary
 else:  # predict with a saved model
-    from deepfake.train import predict_proba
+    from deepfake.feeder import predict_proba
 
     model = keras.models.load_model(sys.argv[4])
     np.save(out / "val_proba.npy", predict_proba(model, split["val"]))

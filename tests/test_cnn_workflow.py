@@ -128,7 +128,7 @@ def test_adding_a_variant_adds_one_training_job(cnn_run):
     planned = planned_after(cnn_run, edit)
     # The new variant joins the default ensemble (every CNN variant): it is rescored too.
     assert planned["train_cnn"] == 1 and planned["evaluate"] == 2 and planned["ensemble"] == 1
-    assert "histograms" not in planned and "knn" not in planned
+    assert "descriptors" not in planned and "knn" not in planned
 
 
 # The README's rerun table, key by key: what a dry run schedules after the edit.
@@ -136,7 +136,7 @@ RERUNS = {
     "knn.k": (lambda c: c["knn"].update(k=[3]), {"knn": 2} | dict.fromkeys(DOWNSTREAM)),
     "augment.copies": (
         lambda c: c["augment"].update(copies=2),
-        {"augment": 1, "histograms": 3, "train_cnn": 6, "learning_curves": 4, "ensemble": 1}
+        {"augment": 1, "descriptors": 3, "train_cnn": 6, "learning_curves": 4, "ensemble": 1}
         | dict.fromkeys(DOWNSTREAM),
     ),
     "cnn.base.learning_rate": (
@@ -149,7 +149,7 @@ RERUNS = {
     ),
     "histogram_bins": (  # bins8 and bins24 keep their own; hsv16 -> hsv12
         lambda c: c.update(histogram_bins=12),
-        {"histograms": 4, "knn": 1, "train_cnn": 4, "learning_curves": 4, "class_histograms": 1}
+        {"descriptors": 4, "knn": 1, "train_cnn": 4, "learning_curves": 4, "class_histograms": 1}
         | {"ensemble": 1}
         | dict.fromkeys(DOWNSTREAM),
     ),
@@ -168,7 +168,7 @@ RERUNS = {
             "demo_data": 1,
             "ingest": 3,
             "augment": 1,
-            "histograms": 10,
+            "descriptors": 10,
             "knn": 2,
             "train_cnn": 6,
             "evaluate": 9,

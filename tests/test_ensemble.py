@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deepfake.ensemble import ensemble_metrics, mean_proba, member_name
+from deepfake import layout
+from deepfake.ensemble import ensemble_metrics, mean_proba
 from deepfake.evaluate import per_class_report, summarise, summary_row
 
 
@@ -58,8 +59,8 @@ def test_bad_members_are_refused(probas, match):
 
 
 def test_member_name_from_a_results_path():
-    assert member_name("results/cnn/baseline/val_proba.npy") == "cnn/baseline"
-    assert member_name("/x/results/knn/hsv16/metrics.json") == "knn/hsv16"
+    assert layout.model_of("results/cnn/baseline/val_proba.npy") == "cnn/baseline"
+    assert layout.model_of("/x/results/knn/hsv16/metrics.json") == "knn/hsv16"
 
 
 def test_metrics_and_summary_row(tmp_path):

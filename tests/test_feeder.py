@@ -9,7 +9,15 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from conftest import separable  # noqa: E402
 
-from deepfake.feeder import ArrayBatches, cutmix, flip_shift, inputs, mixup, predict_proba  # noqa: E402
+from deepfake.feeder import (  # noqa: E402
+    ArrayBatches,
+    cutmix,
+    flip_shift,
+    inputs,
+    mixup,
+    predict_proba,
+    random_crops,
+)
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +145,39 @@ def test_tta_is_the_mean_of_the_transformed_predictions(split):
     np.testing.assert_allclose(got, (plain + h + v) / 3, atol=1e-6)
     with pytest.raises(ValueError, match="rot90"):
         predict_proba(model, split, tta=["rot90"])
+
+
+def test_crops_lie_inside_the_image_and_follow_the_seeded_stream(split):
+    feeder = ArrayBatches(split, 32, seed=4, flip=True, crop=48, crop_epochs=3)
+    feeder.epoch = 1
+    x, y = feeder[2]
+    assert x["image"].shape == (32, 48, 48, 3) and x["image"].dtype == np.uint8
+    assert x["hist"].shape == (32, 12)  # the whole image's histogram
+    # reproducible, and the same in a feeder that never drew the batches before it
+    again = ArrayBatches(split, 32, seed=4, flip=True, crop=48, crop_epochs=3)
+    again.epoch = 1
+    np.testing.assert_array_equal(again[2][0]["image"], x["image"])
+    np.testing.assert_array_equal(again[2][1], y)
+    # each crop is a window inside its image, drawn after the flips (so the flips of a
+    # cropped run are those of the same run without crops)
+    plain = ArrayBatches(split, 32, seed=4, flip=True)
+    plain.epoch = 1
+    full = plain[2][0]["image"]
+    r = np.random.default_rng([4, 1, 2])
+    r.random(32)  # the flips' draw
+    y0, x0 = r.integers(0, 53, 32), r.integers(0, 53, 32)
+    assert (y0 + 48 <= 100).all() and (x0 + 48 <= 100).all()
+    for i in range(32):
+        np.testing.assert_array_equal(
+            x["image"][i], full[i, y0[i] : y0[i] + 48, x0[i] : x0[i] + 48]
+        )
+    # from epoch crop_epochs on: whole images (the final full-size phase)
+    feeder.epoch = 3
+    assert feeder[0][0]["image"].shape == (32, 100, 100, 3)
+    assert feeder.crop_size(2) == 48 and feeder.crop_size(3) == 0
+
+
+def test_random_crops_refuse_a_window_larger_than_the_image():
+    images = np.zeros((2, 40, 40, 3), np.uint8)
+    with pytest.raises(ValueError, match="does not fit"):
+        random_crops(images, np.random.default_rng(0), 48)

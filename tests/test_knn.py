@@ -20,6 +20,7 @@ from deepfake.knn import (
     choose_combination,
     coarse_images,
     cross_validate_combination,
+    float_neighbours,
     knn_grid,
     knn_proba,
     nearest,
@@ -172,12 +173,14 @@ def groups_of(images):
     return [descriptor(name, images) for name in ("jointhsv", "spectrum", "lbp")]
 
 
-def run_knn_script(tmp_path, train, train_y, val, val_y, test):
-    """scripts/knn.py's main on the combo descriptor; returns its metrics."""
+def run_knn_script(tmp_path, train, train_y, val, val_y, test, features="combo", threads=1):
+    """scripts/knn.py's main on one descriptor (default: the combination); returns its
+    metrics."""
     spec = importlib.util.spec_from_file_location("knn_script", SCRIPTS / "knn.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    inputs, groups = {}, ("jointhsv", "spectrum", "lbp")
+    inputs = {}
+    groups = ("jointhsv", "spectrum", "lbp") if features == "combo" else (features,)
     tmp_path.mkdir(parents=True)
     for split, images, labels in (
         ("train", train, train_y),
@@ -187,19 +190,21 @@ def run_knn_script(tmp_path, train, train_y, val, val_y, test):
         inputs[f"{split}_arrays"] = str(tmp_path / f"{split}.npz")
         np.savez(inputs[f"{split}_arrays"], images=images, labels=labels)
         inputs[f"{split}_features"] = []
-        for name in groups:
+        for name in groups if features != "pixels" else ():
             inputs[f"{split}_features"].append(str(tmp_path / f"{name}_{split}.npy"))
             np.save(inputs[f"{split}_features"][-1], descriptor(name, images))
     out = tmp_path / "out"
     smk = SimpleNamespace(
         input=SimpleNamespace(**inputs),
         output=SimpleNamespace(
+            card=str(out / "model.json"),
+            reference=str(out / "reference.npz"),
             grid=str(out / "grid.csv"),
             val_proba=str(out / "val_proba.npy"),
             test_proba=str(out / "test_proba.npy"),
             metrics=str(out / "metrics.json"),
         ),
-        wildcards=SimpleNamespace(features="combo"),
+        wildcards=SimpleNamespace(features=features),
         params=SimpleNamespace(
             k=[1, 3, 5],
             weights=WEIGHTS,
@@ -210,10 +215,34 @@ def run_knn_script(tmp_path, train, train_y, val, val_y, test):
                 "seed": 0,
             },
         ),
-        threads=1,
+        threads=threads,
     )
     script.main(smk)
     return json.loads((out / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("features", ["hsv16", "jointhsv", "spectrum", "lbp", "pixels", "combo"])
+def test_neighbours_and_votes_do_not_depend_on_the_thread_count(real_sets, tmp_path, features):
+    """Histograms are quantised: many rows lie at equal distances, so the tie-breaking is
+    tested too. One thread and four give the same probabilities, to the bit."""
+    train, train_y, query, query_y = real_sets
+    val, val_y, test = query[::2], query_y[::2], query[1::2]
+    one = run_knn_script(tmp_path / "one", train, train_y, val, val_y, test, features, 1)
+    four = run_knn_script(tmp_path / "four", train, train_y, val, val_y, test, features, 4)
+    assert one["best_k"] == four["best_k"] and one["weights"] == four["weights"]
+    for name in ("val_proba.npy", "test_proba.npy"):
+        a, b = (np.load(tmp_path / run / "out" / name) for run in ("one", "four"))
+        np.testing.assert_array_equal(a, b)
+
+
+def test_float_search_orders_ties_by_training_row():
+    train = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [0.0, 1.0], [2.0, 2.0]])
+    query = np.array([[0.5, 0.5], [0.0, 1.0]])
+    # distances: query 0 -> 1, 1, 0, 1, 3; query 1 -> 0, 2, 1, 0, 3
+    for threads in (1, 2):
+        dist, index = float_neighbours(train, query, 3, threads=threads, query_block=1)
+        np.testing.assert_array_equal(index, [[2, 0, 1], [0, 3, 2]])
+        np.testing.assert_array_equal(dist, [[0, 1, 1], [0, 0, 1]])
 
 
 def test_combination_choice_ignores_validation_labels(real_sets, tmp_path):

@@ -7,10 +7,24 @@ configure(deterministic=True)  # before keras is imported
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from conftest import TINY_TRAIN_PARAMS, separable  # noqa: E402
+from conftest import TINY_TRAIN_PARAMS, separable, settings  # noqa: E402
 
-from deepfake.model import build_from_params, build_model, flops_per_image  # noqa: E402
+from deepfake.model import (  # noqa: E402
+    TRAIN_FLOPS_PER_MAC,
+    build_model,
+    multiply_adds,
+    train_flops_per_image,
+)
 from deepfake.optim import compile_model  # noqa: E402
+from deepfake.settings import TrainSettings  # noqa: E402
+
+
+def build(n_hist=12, n_freq=None, image_size=100, **kwargs):
+    """build_model of the settings ``kwargs`` (n_hist = 3 * bins; n_freq: a fingerprint)."""
+    if n_freq is not None:
+        kwargs.setdefault("fingerprint", "spectrum")
+    return build_model(TrainSettings(bins=n_hist // 3, **kwargs), n_freq, image_size)
+
 
 # Tiny model: filters chosen so that both shortcuts need a 1x1 projection
 # (f1=4 != f3=8, f3=8 != f5=12).
@@ -39,7 +53,7 @@ def source(tensor) -> str:
 
 
 def test_output_is_a_probability_row_per_image():
-    model = build_model(**TINY, head="gap")
+    model = build(**TINY, head="gap")
     proba = model.predict(batch(6), verbose=0)
     assert proba.shape == (6, 5)
     assert proba.dtype == np.float32
@@ -48,7 +62,7 @@ def test_output_is_a_probability_row_per_image():
 
 
 def test_inputs_are_a_dict_of_uint8_image_and_hist():
-    model = build_model(**TINY, head="gap")
+    model = build(**TINY, head="gap")
     assert set(model.input) == {"image", "hist"}
     assert model.input["image"].dtype == "uint8"
     assert tuple(model.input["image"].shape) == (None, 100, 100, 3)
@@ -58,20 +72,20 @@ def test_inputs_are_a_dict_of_uint8_image_and_hist():
 
 
 def test_parameter_count_is_stable():
-    model = build_model(**TINY, head="gap")
+    model = build(**TINY, head="gap")
     assert model.count_params() == TINY_GAP_PARAMS
 
 
 def test_flatten_head_adds_the_spatial_positions_to_the_dense_layer():
-    gap = build_model(**TINY, head="gap").count_params()
-    flat = build_model(**TINY, head="flatten").count_params()
+    gap = build(**TINY, head="gap").count_params()
+    flat = build(**TINY, head="flatten").count_params()
     # GAP feeds f5=12 features to head_dense, Flatten 12*12*12=1728; 16 units.
     assert flat - gap == (12 * 12 * 12 - 12) * 16
     assert flat == 30585
 
 
 def test_residual_adds_sit_where_designed():
-    model = build_model(**TINY, head="gap")
+    model = build(**TINY, head="gap")
     res3 = model.get_layer("res3_add")
     res5 = model.get_layer("res5_add")
     # Block 3's output (25x25x8) plus block 1's, pooled 4x and projected to 8.
@@ -90,7 +104,7 @@ def test_residual_adds_sit_where_designed():
 
 
 def test_shortcut_is_the_identity_when_channels_match():
-    model = build_model(**{**TINY, "filters": (4, 6, 8, 8, 8)}, head="gap")
+    model = build(**{**TINY, "filters": (4, 6, 8, 8, 8)}, head="gap")
     names = {layer.name for layer in model.layers}
     assert "short3_proj" not in names and "short1_proj" in names
     res5 = model.get_layer("res5_add")
@@ -98,8 +112,8 @@ def test_shortcut_is_the_identity_when_channels_match():
 
 
 def test_save_load_gives_identical_predictions(tmp_path):
-    model = build_model(**TINY, head="flatten")
-    compile_model(model, {"learning_rate": 1e-3, "weight_decay": 1e-4, "epochs": 2}, 10)
+    model = build(**TINY, head="flatten")
+    compile_model(model, TrainSettings(learning_rate=1e-3, weight_decay=1e-4, epochs=2), 10)
     x = batch(5)
     before = model.predict(x, verbose=0)
     path = tmp_path / "model.keras"
@@ -111,7 +125,7 @@ def test_save_load_gives_identical_predictions(tmp_path):
 
 def test_mixed_precision_keeps_float32_variables_and_output():
     before = keras.mixed_precision.global_policy().name
-    model = build_model(**TINY, head="gap", mixed_precision=True)
+    model = build(**TINY, head="gap", mixed_precision=True)
     assert keras.mixed_precision.global_policy().name == before  # not leaked
     assert model.get_layer("block2_conv").compute_dtype == "bfloat16"
     assert model.get_layer("block2_conv").kernel.dtype == "float32"
@@ -122,12 +136,12 @@ def test_mixed_precision_keeps_float32_variables_and_output():
     assert model.count_params() == TINY_GAP_PARAMS
 
 
-def test_build_from_params_and_cosine_schedule():
+def test_settings_build_and_compile_with_a_cosine_schedule():
     changes = {"dropout": 0.5, "schedule": "cosine", "learning_rate": 0.002, "epochs": 7}
     params = TINY_TRAIN_PARAMS | changes
-    model = build_from_params(params)  # n_hist = 3 * bins = 12
+    model = build_model(settings(params))  # n_hist = 3 * bins = 12
     assert model.count_params() == TINY_GAP_PARAMS
-    compile_model(model, params, steps_per_epoch=9)
+    compile_model(model, settings(params), steps_per_epoch=9)
     config = model.optimizer.get_config()
     assert model.optimizer.__class__.__name__ == "AdamW"
     assert config["weight_decay"] == pytest.approx(1e-4)
@@ -143,7 +157,10 @@ def test_build_from_params_and_cosine_schedule():
 )
 def test_invalid_settings_are_refused(kwargs):
     with pytest.raises(ValueError):
-        build_model(**{**TINY, "head": "gap", **kwargs})
+        build(**{**TINY, "head": "gap", **kwargs})
+    # as the workflow reads a config: the settings object refuses them
+    with pytest.raises(ValueError):
+        settings(TINY_TRAIN_PARAMS | kwargs)
 
 
 # --------------------------------------------------------------------------- families
@@ -173,13 +190,13 @@ TINY_PAPER_MACS = 1_080_000 + 540_000 + 270_000 + 20_000 + 82_944 + 124_416 + 13
 
 
 def test_paper_is_the_default_network():
-    assert build_model(**TINY, network="paper").count_params() == TINY_GAP_PARAMS
+    assert build(**TINY, network="paper").count_params() == TINY_GAP_PARAMS
     params = TINY_TRAIN_PARAMS | {"network": "paper", "bn_momentum": 0.9}
-    assert build_from_params(params).count_params() == TINY_GAP_PARAMS
+    assert build_model(settings(params)).count_params() == TINY_GAP_PARAMS
 
 
 def test_fast_network_shapes_and_parameter_count():
-    model = build_model(**TINY_FAST)
+    model = build(**TINY_FAST)
     assert model.count_params() == TINY_FAST_PARAMS
     assert tuple(model.get_layer("stem_act").output.shape) == (None, 50, 50, 4)
     assert tuple(model.get_layer("stage0_block0_act").output.shape) == (None, 50, 50, 4)
@@ -200,7 +217,7 @@ def test_fast_network_shapes_and_parameter_count():
 
 
 def test_resnet_keeps_full_resolution_in_the_stem():
-    model = build_model(**TINY_RESNET)
+    model = build(**TINY_RESNET)
     assert model.count_params() == TINY_RESNET_PARAMS
     assert tuple(model.get_layer("stem_act").output.shape) == (None, 100, 100, 4)
     assert tuple(model.get_layer("stage0_block0_act").output.shape) == (None, 100, 100, 4)
@@ -209,37 +226,48 @@ def test_resnet_keeps_full_resolution_in_the_stem():
     add = model.get_layer("stage0_block0_add")
     assert [source(t) for t in add.input] == ["stem_act", "stage0_block0_2_bn"]
     # Flatten sees the 50x50x8 grid.
-    flat = build_model(**TINY_RESNET | {"head": "flatten"}).count_params()
+    flat = build(**TINY_RESNET | {"head": "flatten"}).count_params()
     assert flat - TINY_RESNET_PARAMS == (50 * 50 * 8 - 8) * 16
 
 
 def test_blocks_default_to_one_per_stage_and_patch_sets_the_stem():
-    model = build_model(**TINY_FAST | {"blocks": None, "patch": 4})
+    model = build(**TINY_FAST | {"blocks": None, "patch": 4})
     assert tuple(model.get_layer("stem_act").output.shape) == (None, 25, 25, 4)
     assert tuple(model.get_layer("stage1_down_act").output.shape) == (None, 13, 13, 8)
     assert {"stage0_block0_add", "stage1_block0_add"} <= {layer.name for layer in model.layers}
 
 
-def test_flops_per_image_counts_conv_and_dense_multiply_adds():
-    assert flops_per_image(build_model(**TINY_FAST)) == TINY_FAST_MACS
-    assert flops_per_image(build_model(**TINY, head="gap")) == TINY_PAPER_MACS
+def test_multiply_adds_count_conv_and_dense_layers():
+    assert multiply_adds(build(**TINY_FAST)) == TINY_FAST_MACS
+    assert multiply_adds(build(**TINY, head="gap")) == TINY_PAPER_MACS
+
+
+def test_training_flops_of_a_crop_follow_its_grid():
+    """6 FLOPs per multiply-add; at 48x48 the paper network's grids are 48, 24, 12, 6."""
+    s = TrainSettings(bins=4, **{k: v for k, v in TINY.items() if k != "n_hist"})
+    assert TRAIN_FLOPS_PER_MAC == 6
+    assert train_flops_per_image(s) == 6 * TINY_PAPER_MACS
+    # block1 48*48*4*27 | block2 24*24*6*36 | block3 12*12*8*54 | short1 12*12*8*4
+    # block4 6*6*8*72 | block5 6*6*12*72 | short3 6*6*12*8 | hist 96 | head 320 | probs 80
+    macs = 248_832 + 124_416 + 62_208 + 4_608 + 20_736 + 31_104 + 3_456 + 96 + 320 + 80
+    assert train_flops_per_image(s, image_size=48) == 6 * macs
 
 
 @pytest.mark.parametrize("network", ["paper", "resnet", "fast"])
 def test_bn_momentum_reaches_every_batch_norm(network):
     kwargs = TINY if network == "paper" else TINY_FAST | {"network": network}
-    model = build_model(**kwargs, bn_momentum=0.97)
+    model = build(**kwargs, bn_momentum=0.97)
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     assert len(norms) >= 4
     assert {layer.momentum for layer in norms} == {0.97}
-    assert build_from_params(TINY_TRAIN_PARAMS | {"bn_momentum": 0.8}).get_layer(
+    assert build_model(settings(TINY_TRAIN_PARAMS | {"bn_momentum": 0.8})).get_layer(
         "head_bn"
     ).momentum == pytest.approx(0.8)
 
 
 @pytest.mark.parametrize("kwargs", [TINY_FAST, TINY_RESNET])
 def test_mixed_precision_of_the_new_families(kwargs):
-    model = build_model(**kwargs, mixed_precision=True)
+    model = build(**kwargs, mixed_precision=True)
     assert model.get_layer("stem_conv").compute_dtype == "bfloat16"
     assert model.get_layer("stem_conv").kernel.dtype == "float32"
     assert model.get_layer("stage1_down_conv").compute_dtype == "bfloat16"
@@ -247,11 +275,11 @@ def test_mixed_precision_of_the_new_families(kwargs):
     proba = model.predict(batch(4), verbose=0)
     assert proba.dtype == np.float32
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-3)
-    assert model.count_params() == build_model(**kwargs).count_params()
+    assert model.count_params() == build(**kwargs).count_params()
 
 
 def test_fingerprint_adds_a_third_input_and_its_branch():
-    model = build_model(**TINY_FAST, n_freq=10, freq_units=6)
+    model = build(**TINY_FAST, n_freq=10, freq_units=6)
     assert set(model.input) == {"image", "hist", "freq"}
     assert model.input["freq"].dtype == "float32"
     assert tuple(model.input["freq"].shape) == (None, 10)
@@ -264,27 +292,26 @@ def test_fingerprint_adds_a_third_input_and_its_branch():
     assert model.predict(x, verbose=0).shape == (3, 5)
 
 
-def test_build_from_params_wires_the_fingerprint():
+def test_settings_wire_the_fingerprint():
     params = TINY_TRAIN_PARAMS | {"network": "fast", "filters": [4, 8], "blocks": [1, 1]}
-    plain = build_from_params(params)
+    plain = build_model(settings(params))
     assert set(plain.input) == {"image", "hist"}
     # "none" ignores a given n_freq: the rule may always pass it.
-    assert set(build_from_params(params | {"fingerprint": "none"}, n_freq=7).input) == {
+    assert set(build_model(settings(params | {"fingerprint": "none"}), n_freq=7).input) == {
         "image", "hist",
     }  # fmt: skip
-    model = build_from_params(params | {"fingerprint": "spectrum", "freq_units": 6}, n_freq=7)
+    model = build_model(settings(params | {"fingerprint": "spectrum", "freq_units": 6}), 7)
     assert tuple(model.input["freq"].shape) == (None, 7)
     with pytest.raises(ValueError, match="spectrum.*n_freq"):
-        build_from_params(params | {"fingerprint": "spectrum"})
+        build_model(settings(params | {"fingerprint": "spectrum"}))
     with pytest.raises(ValueError, match="fingerprint"):
-        build_from_params(params | {"fingerprint": "wavelet"}, n_freq=7)
+        settings(params | {"fingerprint": "wavelet"})
 
 
 @pytest.mark.parametrize(
     "kwargs",
     [
         {"network": "vgg"},
-        {"network": "paper", "blocks": (1, 1, 1, 1, 1)},
         {"network": "fast", "filters": (4, 8), "blocks": (1,)},
         {"network": "fast", "filters": (4, 8), "blocks": (1, -1)},
         {"network": "fast", "filters": (4, 8), "patch": 1},
@@ -294,7 +321,7 @@ def test_build_from_params_wires_the_fingerprint():
 )
 def test_invalid_family_settings_are_refused(kwargs):
     with pytest.raises(ValueError):
-        build_model(**{**TINY, **kwargs})
+        build(**{**TINY, **kwargs})
 
 
 @pytest.mark.parametrize(
@@ -320,7 +347,7 @@ def test_every_family_learns_the_separable_fixture(kwargs):
             out["freq"] = out["freq"].astype(np.float32)
         return out
 
-    model = build_model(**{"dropout": 0.3, **kwargs}, seed=1)
+    model = build(**{"dropout": 0.3, **kwargs}, seed=1)
     model.compile(
         optimizer=keras.optimizers.Adam(3e-3),
         loss="sparse_categorical_crossentropy",

@@ -1,8 +1,9 @@
-"""Rule predict's functions: reading a folder of new images, KNN and ensemble predictions."""
+"""Rule predict's functions: a folder streamed through any saved model, file names kept,
+undecodable files reported, and a model's saved folder giving back its own numbers."""
 
 from __future__ import annotations
 
-import json
+import csv
 import logging
 
 import cv2
@@ -11,18 +12,13 @@ import pandas as pd
 import pytest
 from conftest import separable
 
-from deepfake.features import hsv_histograms
+from deepfake.ensemble import EnsembleModel
+from deepfake.features import descriptor, hsv_histograms
 from deepfake.ingest import DataError
-from deepfake.io import save_arrays
-from deepfake.knn import knn_proba
-from deepfake.predict import (
-    COLUMNS,
-    choose_model,
-    list_images,
-    model_proba,
-    predictions_table,
-    read_images,
-)
+from deepfake.knn import combine, group_scales, knn_proba
+from deepfake.knn_model import KnnModel
+from deepfake.models import load
+from deepfake.predict import COLUMNS, chunks, list_images, predict_folder, read_images
 
 
 def mixed_folder(folder, real_images):
@@ -48,7 +44,7 @@ def mixed_folder(folder, real_images):
 def test_folder_is_read_as_ingest_reads_it(tmp_path, real_images, caplog):
     bgr = mixed_folder(tmp_path / "new", real_images)
     with caplog.at_level(logging.WARNING):
-        new = read_images(tmp_path / "new")
+        new = read_images(tmp_path / "new", list_images(tmp_path / "new"))
     assert new.names == [
         "a_plain.png",
         "b_big.jpg",
@@ -69,7 +65,6 @@ def test_folder_is_read_as_ingest_reads_it(tmp_path, real_images, caplog):
         ("d_rgba.png", "alpha"),
     ]:
         assert any(name in line and what in line for line in messages.splitlines()), (name, what)
-    assert "1 of 6 files could not be decoded" in messages
 
 
 def test_missing_or_empty_folder_is_a_clear_error(tmp_path):
@@ -81,54 +76,97 @@ def test_missing_or_empty_folder_is_a_clear_error(tmp_path):
         list_images(tmp_path / "empty")
 
 
+def read_predictions(path):
+    return pd.read_csv(path, keep_default_na=False, dtype={"image_id": str})
+
+
+def save_knn(root, name, descriptors, train, k=3, voting="uniform", weights=None):
+    """A KNN model folder as the knn rule writes it."""
+    groups = [descriptor(d, train["image"]) for d in descriptors]
+    scales = None if weights is None else group_scales(groups)
+    model = KnnModel.fit(descriptors, groups, train["label"], k, voting, scales, weights)
+    model.save(root / "knn" / name)
+    return model
+
+
 def test_table_has_one_row_per_file_and_empty_label_on_error(tmp_path, real_images):
     mixed_folder(tmp_path / "new", real_images)
-    new = read_images(tmp_path / "new")
-    proba = np.eye(5, dtype=np.float32)[[1, 2, 3, 4, 0]]
-    table = predictions_table(new, proba, "knn/hsv16")
+    train = separable(60, seed=1)
+    save_knn(tmp_path / "results", "hsv16", ["hsv16"], train)
+    model = load(tmp_path / "results" / "knn" / "hsv16")
+    counts = predict_folder(model, "knn/hsv16", tmp_path / "new", tmp_path / "p.csv", size=2)
+    assert counts == {"files": 6, "failed": 1}
+    table = read_predictions(tmp_path / "p.csv")
     assert table.columns.tolist() == COLUMNS
-    assert table["label"].tolist()[:4] == [1, 2, 3, 4] and table["label"].iloc[5] == 0
-    assert pd.isna(table["label"].iloc[4]) and table["proba_0"].isna().iloc[4]
-    assert table["error"].drop(4).eq("").all() and table["error"].iloc[4]
-    assert table["model"].eq("knn/hsv16").all()
+    assert table["image_id"].tolist()[4] == "e_broken.png"
+    assert table["label"].iloc[4] == "" and table["proba_0"].iloc[4] == ""
+    assert "not a decodable image" in table["error"].iloc[4]
+    assert table["error"].drop(4).eq("").all() and table["model"].eq("knn/hsv16").all()
+    new = read_images(tmp_path / "new", list_images(tmp_path / "new"))
+    expected = model.predict_proba(new.images)
+    got = table.drop(4)[[f"proba_{c}" for c in range(5)]].astype(np.float32).to_numpy()
+    np.testing.assert_array_equal(got, expected)  # the CSV holds the very float32 values
 
 
-def knn_results(root, data, bins=4, k=3):
-    """A results/ folder as the workflow leaves it for two KNN models and an ensemble."""
-    save_arrays(
-        root / "arrays" / "train.npz",
-        images=data["image"],
-        ids=np.arange(len(data["label"])).astype(str),
-        labels=data["label"],
+NAMES = ["plain.png", "with space.png", "comma,name.png", 'quote"d.png', "zoë_ø.png"]
+
+
+def test_odd_file_names_come_back_unchanged_and_chunks_bound_memory(tmp_path, real_images):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    bgr = cv2.imread(str(real_images[1][0]))
+    for i, name in enumerate(NAMES * 3):
+        name = f"{i:02d} {name}"
+        (folder / name).write_bytes(cv2.imencode(".png", np.roll(bgr, i, axis=1))[1].tobytes())
+    sizes = [len(c.names) for c in chunks(folder, size=4)]
+    assert sizes == [4, 4, 4, 3]  # never more than a chunk decoded at a time
+    train = separable(40, seed=3)
+    save_knn(tmp_path / "results", "pixels", ["pixels"], train, k=1)
+    model = load(tmp_path / "results" / "knn" / "pixels")
+    predict_folder(model, "knn/pixels", folder, tmp_path / "p.csv", size=4)
+    with open(tmp_path / "p.csv", newline="", encoding="utf-8") as handle:
+        names = [row["image_id"] for row in csv.DictReader(handle)]
+    assert names == sorted(p.name for p in folder.iterdir())
+    assert {n.split(" ", 1)[1] for n in names} == set(NAMES)
+
+
+@pytest.mark.parametrize("voting", ["uniform", "distance"])
+def test_saved_knn_models_predict_as_they_were_fitted(tmp_path, voting):
+    train, new = separable(80, seed=1), separable(12, seed=2)
+    root = tmp_path / "results"
+    single = save_knn(root, "hsv4", ["hsv4"], train, voting=voting)
+    combo = save_knn(
+        root, "combo", ["jointhsv", "lbp"], train, k=5, voting=voting, weights=[1, 0.5]
     )
-    (root / "features" / f"hsv{bins}").mkdir(parents=True)
-    np.save(root / "features" / f"hsv{bins}" / "train.npy", hsv_histograms(data["image"], bins))
-    for name in (f"hsv{bins}", "pixels"):
-        (root / "knn" / name).mkdir(parents=True)
-        (root / "knn" / name / "metrics.json").write_text(json.dumps({"best_k": k}))
-    (root / "ensemble" / "both").mkdir(parents=True)
-    (root / "ensemble" / "both" / "metrics.json").write_text(
-        json.dumps({"members": [f"knn/hsv{bins}", "knn/pixels"]})
-    )
-
-
-def test_knn_and_ensemble_predictions(tmp_path):
-    train, new = separable(60, seed=1), separable(8, seed=2)
-    knn_results(tmp_path, train)
-    hsv = model_proba("knn/hsv4", new["image"], tmp_path)
-    pixels = model_proba("knn/pixels", new["image"], tmp_path)
+    got = load(root / "knn" / "hsv4").predict_proba(new["image"])
     expected = knn_proba(
-        hsv_histograms(train["image"], 4), train["label"], hsv_histograms(new["image"], 4), 3
+        hsv_histograms(train["image"], 4),
+        train["label"],
+        hsv_histograms(new["image"], 4),
+        3,
+        voting,
     )
-    assert np.array_equal(hsv, expected)
-    assert (pixels.argmax(1) == new["label"]).mean() >= 0.75  # separable colours
-    assert np.allclose(model_proba("ensemble/both", new["image"], tmp_path), (hsv + pixels) / 2)
+    np.testing.assert_array_equal(got, expected)
+    groups = [descriptor(d, train["image"]) for d in ("jointhsv", "lbp")]
+    queries = [descriptor(d, new["image"]) for d in ("jointhsv", "lbp")]
+    scales = group_scales(groups)
+    expected = knn_proba(
+        combine(groups, scales, [1, 0.5]),
+        train["label"],
+        combine(queries, scales, [1, 0.5]),
+        5,
+        voting,
+    )
+    np.testing.assert_array_equal(
+        load(root / "knn" / "combo").predict_proba(new["image"]), expected
+    )
+    assert single.voting == voting and combo.group_weights == (1.0, 0.5)
+    # an ensemble of both: the mean of its members, members found beside it
+    EnsembleModel.save(root / "ensemble" / "both", ["knn/hsv4", "knn/combo"])
+    both = load(root / "ensemble" / "both").predict_proba(new["image"])
+    np.testing.assert_allclose(both, (got + expected) / 2, atol=1e-7)
 
 
-def test_choose_model():
-    summary = pd.DataFrame({"model": ["cnn", "knn", "cnn"], "variant": ["b", "hsv16", "a"]})
-    assert choose_model(summary, "best") == "cnn/b"
-    assert choose_model(summary, "knn") == "knn/hsv16"
-    assert choose_model(summary, "cnn/a") == "cnn/a"
-    with pytest.raises(ValueError, match="not a row of the summary"):
-        choose_model(summary, "ensemble")
+def test_a_folder_without_a_model_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no trained model there"):
+        load(tmp_path / "results" / "knn" / "nope")

@@ -62,7 +62,7 @@ def test_overlay_reruns_only_the_variants_it_changes(run):
         ),
         (
             "features.py",  # histograms and knn import it, and everything after them
-            {"histograms": 4, "knn": 2, "train_cnn": 2, "learning_curves": 1, "ensemble": 1}
+            {"descriptors": 4, "knn": 2, "train_cnn": 2, "learning_curves": 1, "ensemble": 1}
             | {"class_histograms": None}
             | dict.fromkeys(DOWNSTREAM),
         ),
@@ -142,7 +142,7 @@ def test_predict_attributes_a_folder_once(run, real_images):
     expected = validation_rows(run, best, names)
     np.testing.assert_allclose(table.loc[names, probas].astype(float), expected, atol=1e-5)
     assert table.loc[names, "label"].astype(int).tolist() == expected.argmax(1).tolist()
-    assert "1 file(s) skipped" in (run / "logs" / "predict.log").read_text()
+    assert "1 file(s) not decodable" in (run / "logs" / "predict.log").read_text()
     assert planned() == {}  # unchanged folder: nothing to do
 
     for model in ("cnn/baseline", "knn/pixels"):

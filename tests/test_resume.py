@@ -135,7 +135,7 @@ def test_sigkilled_training_resumes_after_its_last_epoch(tmp_path):
     planned = planned_rules(workdir, "--rerun-incomplete")
     assert planned.get("train_cnn") == 1
     assert not {"demo_data", "ingest", "augment"} & set(planned)
-    assert planned.get("histograms", 0) == n_hist_left
+    assert planned.get("descriptors", 0) == n_hist_left
 
     # 3. --unlock, then the rerun: it resumes after epoch N and finishes.
     snakemake(workdir, "--unlock")
@@ -245,7 +245,7 @@ def test_failed_job_leaves_the_dag_resumable(tmp_path, sample):
     stats = job_stats(second.stdout + second.stderr)
     assert stats == {
         "ingest": 1,  # validation only
-        "histograms": 1,  # hsv16/validation only
+        "descriptors": 1,  # hsv16/validation only
         "knn": 2,
         "evaluate": 2,
         "summary": 1,

@@ -105,7 +105,7 @@ def assert_all_jobs_ran_on_slurm(log: str, cluster, workdir: Path) -> dict[str, 
 
     Returns rule name -> SLURM job ids.
     """
-    remote = re.findall(r"^rule (\S+):$", log, flags=re.M)
+    remote = re.findall(r"^(?:rule|checkpoint) (\S+):$", log, flags=re.M)
     local = re.findall(r"^localrule (\S+):$", log, flags=re.M)
     submitted = re.findall(
         r"^Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (.+)\)\.$",

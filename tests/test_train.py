@@ -10,7 +10,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-from conftest import TINY_TRAIN_PARAMS, separable  # noqa: E402
+from conftest import TINY_TRAIN_PARAMS, separable, settings  # noqa: E402
 
 from deepfake.train import (  # noqa: E402
     HISTORY_COLUMNS,
@@ -57,7 +57,9 @@ def reference(data, tmp_path_factory):
     """One uninterrupted run, checkpoint kept (cleanup=False) for the finished-run test."""
     out = tmp_path_factory.mktemp("ref")
     seen = EpochsRun()
-    result = train_cnn(*data, PARAMS, out / "out", out / "work", callbacks=[seen], cleanup=False)
+    result = train_cnn(
+        *data, settings(PARAMS), out / "out", out / "work", callbacks=[seen], cleanup=False
+    )
     return result, out, seen.epochs
 
 
@@ -114,7 +116,7 @@ def test_plateau_halves_the_rate_after_a_stall(reference):
 
 
 def test_same_seed_same_result(reference, data, tmp_path):
-    again = train_cnn(*data, PARAMS, tmp_path / "out", tmp_path / "work")
+    again = train_cnn(*data, settings(PARAMS), tmp_path / "out", tmp_path / "work")
     ref = reference[0]
     cols = ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
     pd.testing.assert_frame_equal(again.history[cols], ref.history[cols])
@@ -128,12 +130,12 @@ def test_interrupted_run_resumes_after_its_last_epoch(reference, data, tmp_path)
     work = tmp_path / "work"
     # After epoch 5: the best epoch (4) and a plateau reduction lie before the cut.
     with pytest.raises(KeyboardInterrupt):
-        train_cnn(*data, PARAMS, tmp_path / "out", work, callbacks=[Interrupt(after=5)])
+        train_cnn(*data, settings(PARAMS), tmp_path / "out", work, callbacks=[Interrupt(after=5)])
     (checkpoint,) = work.glob("checkpoint-*.npz")
-    assert Checkpoint(work, run_key(PARAMS, *data)).load().epoch == 5
+    assert Checkpoint(work, run_key(settings(PARAMS).as_params(), *data)).load().epoch == 5
 
     seen = EpochsRun()
-    resumed = train_cnn(*data, PARAMS, tmp_path / "out", work, callbacks=[seen])
+    resumed = train_cnn(*data, settings(PARAMS), tmp_path / "out", work, callbacks=[seen])
     assert seen.epochs == [5]  # only epoch 6 was run again
     assert resumed.summary["resumed_after_epoch"] == 5
     history = pd.read_csv(tmp_path / "out" / "history.csv")
@@ -153,7 +155,7 @@ def test_finished_checkpoint_skips_training(reference, data, tmp_path):
     """Killed after the last epoch but before the outputs: no epoch is rerun."""
     ref, out, _ = reference
     seen = EpochsRun()
-    again = train_cnn(*data, PARAMS, tmp_path / "out", out / "work", callbacks=[seen])
+    again = train_cnn(*data, settings(PARAMS), tmp_path / "out", out / "work", callbacks=[seen])
     assert seen.epochs == []
     np.testing.assert_array_equal(again.val_proba, ref.val_proba)
     assert again.summary["best_epoch"] == ref.summary["best_epoch"]
@@ -204,7 +206,7 @@ def test_batches_depend_on_seed_and_epoch_only(data):
 
 def test_cosine_schedule_decays_every_epoch(data, tmp_path):
     params = {**PARAMS, "schedule": "cosine", "epochs": 3}
-    result = train_cnn(*data, params, tmp_path / "out", tmp_path / "work")
+    result = train_cnn(*data, settings(params), tmp_path / "out", tmp_path / "work")
     lr = result.history["lr"].to_numpy()
     assert lr[0] == pytest.approx(params["learning_rate"])
     assert (np.diff(lr) < 0).all()
@@ -215,4 +217,4 @@ def test_cosine_schedule_decays_every_epoch(data, tmp_path):
 
 def test_wrong_histogram_width_is_refused(data, tmp_path):
     with pytest.raises(ValueError, match="hist"):
-        train_cnn(*data, {**PARAMS, "bins": 8}, tmp_path / "out", tmp_path / "work")
+        train_cnn(*data, settings({**PARAMS, "bins": 8}), tmp_path / "out", tmp_path / "work")

@@ -14,12 +14,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-from conftest import TINY_TRAIN_PARAMS, separable  # noqa: E402
+from conftest import TINY_TRAIN_PARAMS, separable, settings  # noqa: E402
 from test_train import Interrupt  # noqa: E402  (one simulated kill for both files)
 
 from deepfake.callbacks import Progress, recalibrate_batchnorm  # noqa: E402
-from deepfake.feeder import inputs  # noqa: E402
-from deepfake.train import CALIBRATION_STREAM, predict_proba, train_cnn  # noqa: E402
+from deepfake.feeder import inputs, predict_proba  # noqa: E402
+from deepfake.train import CALIBRATION_STREAM, train_cnn  # noqa: E402
 
 PARAMS = {**TINY_TRAIN_PARAMS, "epochs": 3}
 COLS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr"]
@@ -79,23 +79,25 @@ def test_clean_protocol_never_reads_validation_while_training(data, tmp_path):
     params = {**PARAMS, "select_on_validation": False}
     counted = CountingSplit(val)
     watch = Watch(counted)
-    result = train_cnn(train, counted, params, None, tmp_path / "a", callbacks=[watch])
+    result = train_cnn(train, counted, settings(params), None, tmp_path / "a", callbacks=[watch])
     assert watch.reads_during == 0
     assert all(not any(k.startswith("val_") for k in keys) for keys in watch.logs)
     assert len(watch.logs) == 3  # no early stop, every epoch ran
     assert result.history[["val_loss", "val_accuracy"]].isna().all().all()
     assert result.summary["protocol"] == "clean" and result.summary["best_epoch"] == 3
     # scored once at the end, on the last epoch's weights
-    expected = np.mean(predict_proba(result.model, val).argmax(1) == val["label"])
+    expected = np.mean(predict_proba(result.model.network, val).argmax(1) == val["label"])
     assert result.summary["val_accuracy"] == pytest.approx(expected)
     assert result.summary["val_accuracy"] > 0.5
 
     # other validation data: the very same training, to the bit
-    other = train_cnn(train, separable(80, seed=7), params, None, tmp_path / "b")
+    other = train_cnn(train, separable(80, seed=7), settings(params), None, tmp_path / "b")
     pd.testing.assert_frame_equal(
         other.history[["loss", "accuracy", "lr"]], result.history[["loss", "accuracy", "lr"]]
     )
-    for a, b in zip(other.model.get_weights(), result.model.get_weights(), strict=True):
+    for a, b in zip(
+        other.model.network.get_weights(), result.model.network.get_weights(), strict=True
+    ):
         np.testing.assert_array_equal(a, b)
 
 
@@ -103,7 +105,7 @@ def test_ema_weights_are_the_ones_saved_and_kept_on_resume(data, tmp_path):
     params = {**PARAMS, "select_on_validation": False, "ema": 0.8, "epochs": 2}
     snap = Snapshot()
     result = train_cnn(
-        *data, params, tmp_path / "out", tmp_path / "w", callbacks=[snap], cleanup=False
+        *data, settings(params), tmp_path / "out", tmp_path / "w", callbacks=[snap], cleanup=False
     )
     saved = keras.models.load_model(tmp_path / "out" / "model.keras")
     got = [keras.ops.convert_to_numpy(v) for v in saved.trainable_variables]
@@ -111,19 +113,19 @@ def test_ema_weights_are_the_ones_saved_and_kept_on_resume(data, tmp_path):
     for g, e in zip(got, snap.ema, strict=True):
         np.testing.assert_array_equal(g, e)
     # a finished run's checkpoint (killed before its outputs) gives the same model
-    again = train_cnn(*data, params, None, tmp_path / "w")
+    again = train_cnn(*data, settings(params), None, tmp_path / "w")
     np.testing.assert_array_equal(again.val_proba, result.val_proba)
 
 
 @pytest.mark.parametrize("precise_bn", [0, 64])  # 64: statistics recomputed before each validation
 def test_report_protocol_validates_and_restores_the_averaged_weights(data, tmp_path, precise_bn):
     params = {**PARAMS, "ema": 0.8, "precise_bn": precise_bn}
-    result = train_cnn(*data, params, None, tmp_path / "w")
+    result = train_cnn(*data, settings(params), None, tmp_path / "w")
     history = result.history
     best = int(history["val_accuracy"].to_numpy().argmax())
     assert result.summary["protocol"] == "report" and result.summary["best_epoch"] == best + 1
     _, val = data
-    loss, acc = result.model.evaluate(
+    loss, acc = result.model.network.evaluate(
         inputs(val), np.eye(5, dtype=np.float32)[val["label"]], batch_size=256, verbose=0
     )
     # the restored (averaged) weights score exactly what the best epoch's validation saw
@@ -167,24 +169,29 @@ def test_recalibrated_statistics_are_the_mean_batch_statistics():
 def test_precise_bn_changes_only_the_statistics_of_a_clean_run(data, tmp_path):
     train, val = data
     params = {**PARAMS, "select_on_validation": False, "ema": 0.8}
-    plain = train_cnn(train, val, params, None, tmp_path / "a")
-    precise = train_cnn(train, val, {**params, "precise_bn": 64}, None, tmp_path / "b")
+    plain = train_cnn(train, val, settings(params), None, tmp_path / "a")
+    precise = train_cnn(train, val, settings({**params, "precise_bn": 64}), None, tmp_path / "b")
     # training normalises with batch statistics: the same steps, the same weights
     pd.testing.assert_frame_equal(precise.history[COLS], plain.history[COLS])
     for a, b in zip(
-        plain.model.trainable_variables, precise.model.trainable_variables, strict=True
+        plain.model.network.trainable_variables,
+        precise.model.network.trainable_variables,
+        strict=True,
     ):
         np.testing.assert_array_equal(a, b)
     # the final (averaged) weights' own statistics over the 64 calibration images
-    moving = batchnorm_statistics(plain.model)
+    moving = batchnorm_statistics(plain.model.network)
     pick = np.sort(np.random.default_rng([3, CALIBRATION_STREAM]).permutation(160)[:64])
     calibration = {k: v[pick] for k, v in inputs(train).items()}
-    recalibrate_batchnorm(plain.model, calibration, PARAMS["batch_size"])
-    recalibrated, got = batchnorm_statistics(plain.model), batchnorm_statistics(precise.model)
+    recalibrate_batchnorm(plain.model.network, calibration, PARAMS["batch_size"])
+    recalibrated, got = (
+        batchnorm_statistics(plain.model.network),
+        batchnorm_statistics(precise.model.network),
+    )
     assert any(not np.allclose(m, g) for m, g in zip(moving, got, strict=True))
     for r, g in zip(recalibrated, got, strict=True):
         np.testing.assert_allclose(r, g, rtol=1e-5, atol=1e-6)
-    expected = np.mean(predict_proba(precise.model, val).argmax(1) == val["label"])
+    expected = np.mean(predict_proba(precise.model.network, val).argmax(1) == val["label"])
     assert precise.summary["val_accuracy"] == pytest.approx(expected)
 
 
@@ -202,11 +209,11 @@ def test_augmented_run_resumes_bit_identically(data, tmp_path):
         "ema": 0.8,
         "tta": ["hflip"],
     }
-    ref = train_cnn(*data, params, None, tmp_path / "ref")
+    ref = train_cnn(*data, settings(params), None, tmp_path / "ref")
     work = tmp_path / "work"
     with pytest.raises(KeyboardInterrupt):
-        train_cnn(*data, params, None, work, callbacks=[Interrupt(after=2)])
-    resumed = train_cnn(*data, params, None, work)
+        train_cnn(*data, settings(params), None, work, callbacks=[Interrupt(after=2)])
+    resumed = train_cnn(*data, settings(params), None, work)
     assert resumed.summary["resumed_after_epoch"] == 2
     pd.testing.assert_frame_equal(resumed.history[COLS], ref.history[COLS])
     np.testing.assert_array_equal(resumed.val_proba, ref.val_proba)
@@ -224,7 +231,7 @@ def test_progress_lines_on_a_tiny_run(data, tmp_path, caplog):
     log = logging.getLogger("test_progress")
     params = {**PARAMS, "epochs": 1}
     with caplog.at_level(logging.INFO, logger="test_progress"):
-        train_cnn(*data, params, None, tmp_path / "w", log=log, progress_seconds=0.0)
+        train_cnn(*data, settings(params), None, tmp_path / "w", log=log, progress_seconds=0.0)
     lines = [r.getMessage() for r in caplog.records if "ETA" in r.getMessage()]
     # every batch but the last (the epoch line follows it)
     assert [int(LINE.match(m).group(2)) for m in lines] == [1, 2, 3, 4]

@@ -90,8 +90,8 @@ def test_changing_bins_reruns_histograms_and_hsv_knn_not_ingest_or_augment(demo_
         planned = planned_rules(demo_run)
     finally:
         (demo_run / "config.yaml").write_text(original)
-    assert set(planned) == SPINE | {"histograms", "class_histograms"}
-    assert planned["histograms"] == 4 and planned["knn"] == 1  # hsv8 only; pixels unchanged
+    assert set(planned) == SPINE | {"descriptors", "class_histograms"}
+    assert planned["descriptors"] == 4 and planned["knn"] == 1  # hsv8 only; pixels unchanged
 
 
 def test_changing_augmentation_leaves_knn_alone(demo_run):
@@ -100,8 +100,8 @@ def test_changing_augmentation_leaves_knn_alone(demo_run):
         planned = planned_rules(demo_run)
     finally:
         (demo_run / "config.yaml").write_text(original)
-    assert set(planned) == {"augment", "histograms"}  # train_aug only; no CNN in this config
-    assert planned["histograms"] == 1
+    assert set(planned) == {"augment", "descriptors"}  # train_aug only; no CNN in this config
+    assert planned["descriptors"] == 1
 
 
 def test_config_errors_name_the_key(tmp_path):

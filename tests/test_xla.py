@@ -21,14 +21,14 @@ RUN = """
 import hashlib, json, tempfile
 from deepfake.backend import configure
 configure(threads=2, deterministic=True, jit_compile=True)
-from conftest import TINY_TRAIN_PARAMS, separable
+from conftest import TINY_TRAIN_PARAMS, separable, settings
 from deepfake.train import train_cnn
-params = dict(TINY_TRAIN_PARAMS, jit_compile=True, epochs=3, network="fast", patch=4,
-              filters=[4, 8, 8], blocks=[1, 1, 1])
+params = settings(dict(TINY_TRAIN_PARAMS, jit_compile=True, epochs=3, network="fast", patch=4,
+                       filters=[4, 8, 8], blocks=[1, 1, 1]))
 with tempfile.TemporaryDirectory() as tmp:
     result = train_cnn(separable(192, 0), separable(64, 1), params, None, tmp)
     print(json.dumps({
-        "jit": bool(result.model.jit_compile),
+        "jit": bool(result.model.network.jit_compile),
         "proba": hashlib.sha256(result.val_proba.tobytes()).hexdigest(),
         "loss": result.history["loss"].tolist(),
     }))

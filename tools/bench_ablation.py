@@ -6,8 +6,8 @@
 `prepare` runs the workflow's own ingest, augmentation and histogram functions
 once and stores the arrays in OUT; `train` trains one variant on them (so the
 variants can run as parallel processes on one GPU) and writes
-OUT/<variant>/metrics.json and history.csv. Used for the figures in the README
-where no Snakemake is installed (a GPU node with JAX only).
+OUT/<variant>/metrics.json and history.csv. Used for the 5,000-image sample's
+figures in docs/results.md, on a GPU node where no Snakemake is installed (JAX only).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))  # the package
 REPO = Path(__file__).resolve().parents[1]
 
-from deepfake.config import variant_params  # noqa: E402 (the workflow's own merging)
+from deepfake.settings import TrainSettings  # noqa: E402 (the workflow's own merging)
 
 
 def prepare(data: Path, out: Path, config: dict) -> None:
@@ -33,7 +33,7 @@ def prepare(data: Path, out: Path, config: dict) -> None:
     from deepfake.ingest import ingest_split
     from deepfake.io import save_arrays
 
-    bins = sorted({variant_params(config, v)["bins"] for v in config["cnn"]["variants"]})
+    bins = sorted({TrainSettings.from_config(config, v).bins for v in config["cnn"]["variants"]})
     threads = os.cpu_count() or 1
     train = ingest_split(data / "train.csv", data / "train", True, threads=threads)
     val = ingest_split(data / "validation.csv", data / "validation", True, threads=threads)
@@ -55,13 +55,14 @@ def train(out: Path, variant: str, config: dict, epochs: int | None) -> None:
     from deepfake.io import load_arrays, save_json
     from deepfake.train import train_cnn
 
-    params = variant_params(config, variant) | ({"epochs": epochs} if epochs else {})
+    settings = TrainSettings.from_config(config, variant)
+    settings = settings.replace(epochs=epochs) if epochs else settings
     splits = {}
     for name in ("train", "validation"):
         arrays = load_arrays(out / f"{name}.npz")
         splits[name] = {"image": arrays["image"], "label": arrays["label"],
-                        "hist": arrays[f"hist{params['bins']}"]}  # fmt: skip
-    result = train_cnn(splits["train"], splits["validation"], params, out / variant,
+                        "hist": arrays[f"hist{settings.bins}"]}  # fmt: skip
+    result = train_cnn(splits["train"], splits["validation"], settings, out / variant,
                        out / "work" / variant)  # fmt: skip
     save_json(out / variant / "metrics.json", {"variant": variant, **result.summary})
     print(json.dumps({"variant": variant, **result.summary}))

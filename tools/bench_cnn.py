@@ -68,9 +68,10 @@ def main() -> None:
     import keras
     import numpy as np
 
-    from deepfake.model import build_from_params
+    from deepfake.feeder import ArrayBatches, inputs
+    from deepfake.model import build_model
     from deepfake.optim import compile_model
-    from deepfake.train import ArrayBatches, inputs
+    from deepfake.settings import TrainSettings
 
     rng = np.random.default_rng(0)
     n, bs = args.n, args.batch_size
@@ -115,8 +116,9 @@ def main() -> None:
             **mode,
         }
         keras.utils.set_random_seed(0)
-        model = build_from_params(params, n_hist)
-        compile_model(model, params, steps_per_epoch=steps)
+        settings = TrainSettings.from_params(params)
+        model = build_model(settings)
+        compile_model(model, settings, steps_per_epoch=steps)
         if mode["jit_compile"] and not model.jit_compile:
             print(f"  ({backend}: keras turned jit_compile off)")
         return model

@@ -1,6 +1,6 @@
 """Benchmark the network families: parameters, multiply-adds and images/s (a tool, not a test).
 
-For each named candidate: parameter count, :func:`deepfake.model.flops_per_image`
+For each named candidate: parameter count, :func:`deepfake.model.multiply_adds`
 (multiply-adds of the conv and dense layers), training images/s (``model.fit``
 through train_cnn's data path, ArrayBatches of uint8 arrays, batch 64) and
 inference images/s (``model.predict``, batch 64), both from the batches' end times (the first
@@ -11,6 +11,7 @@ interleave the candidates and the median is printed. Random data: speed only.
     python tools/bench_networks.py --threads 2                 # every candidate, f32
     python tools/bench_networks.py --only paper fast_p4_32 --precision f32 bf16
     python tools/bench_networks.py --only fast_p4_32 --precision f32 f32-jit --batch-size 128
+    python tools/bench_networks.py --only paper --crop 48 --precision f32-jit   # random crops
 
 f32-jit compiles with XLA; the process then runs without TensorFlow's op
 determinism (which turns XLA off), as training with ``jit_compile`` does.
@@ -44,6 +45,8 @@ CANDIDATES = {
     "fast_p4_48": {"network": "fast", "patch": 4, "filters": [48, 96, 192], "blocks": [1, 1, 1]},
     "fast_p2_24": {"network": "fast", "patch": 2, "filters": [24, 48, 96, 192],
                    "blocks": [0, 1, 1, 0]},
+    "paper_slim": {"filters": [32, 64, 128, 128, 128], "dense_units": 512},
+    "paper_narrow": {"filters": [24, 48, 96, 192, 192], "dense_units": 512},
 }  # fmt: skip
 
 
@@ -62,6 +65,9 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seconds", type=float, default=8.0, help="target length of a timed epoch")
     p.add_argument("--max-steps", type=int, default=200)
+    p.add_argument(
+        "--crop", type=int, default=0, help="train on random crop x crop windows (0: whole images)"
+    )
     args = p.parse_args()
 
     from deepfake.backend import configure
@@ -75,9 +81,10 @@ def main() -> None:
     import keras
     import numpy as np
 
-    from deepfake.model import build_from_params, flops_per_image
+    from deepfake.feeder import ArrayBatches, inputs
+    from deepfake.model import build_model, multiply_adds
     from deepfake.optim import compile_model
-    from deepfake.train import ArrayBatches, inputs
+    from deepfake.settings import TrainSettings
 
     bs = args.batch_size
     rng = np.random.default_rng(0)
@@ -98,9 +105,10 @@ def main() -> None:
                 "seed": 0,
             } | CANDIDATES[name]  # fmt: skip
             keras.utils.set_random_seed(0)
-            model = build_from_params(params)
-            compile_model(model, params, steps_per_epoch=10)
-            runs[name, precision] = {"model": model, "train": [], "infer": []}
+            settings = TrainSettings.from_params(params | {"crop": args.crop})
+            model = build_model(settings, image_size=None if args.crop else 100)
+            compile_model(model, settings, steps_per_epoch=10)
+            runs[name, precision] = {"model": model, "settings": settings, "train": [], "infer": []}
 
     class BatchTimes(keras.callbacks.Callback):
         """End time of every batch: the rate excludes fit's and predict's start-up
@@ -122,8 +130,8 @@ def main() -> None:
     def train(model, steps: int) -> float:
         sub = {k: v[: steps * bs] for k, v in data.items()}
         timer = BatchTimes()
-        model.fit(ArrayBatches(sub, bs, seed=0), epochs=1, verbose=0, shuffle=False,
-                  callbacks=[timer])  # fmt: skip
+        batches = ArrayBatches(sub, bs, seed=0, crop=args.crop)
+        model.fit(batches, epochs=1, verbose=0, shuffle=False, callbacks=[timer])
         return timer.rate()
 
     def infer(model, steps: int) -> float:
@@ -144,12 +152,15 @@ def main() -> None:
         for key, run in runs.items():
             run["train"].append(train(run["model"], steps[key]))
             run["infer"].append(infer(run["model"], steps[key]))
+    size = args.crop or 100
+    print(f"training on {size}x{size}; inference on 100x100")
     print(f"{'model':12} {'prec':7} {'params':>10} {'MMAC/img':>9} {'train/s':>8} {'infer/s':>8}")
     for (name, precision), run in runs.items():
         model = run["model"]
+        fixed = build_model(run["settings"].replace(mixed_precision=False), image_size=size)
         print(
             f"{name:12} {precision:7} {model.count_params():>10,} "
-            f"{flops_per_image(model) / 1e6:>9.1f} {statistics.median(run['train']):>8.0f} "
+            f"{multiply_adds(fixed) / 1e6:>9.1f} {statistics.median(run['train']):>8.0f} "
             f"{statistics.median(run['infer']):>8.0f}",
             flush=True,
         )

@@ -33,39 +33,37 @@ sys.path.insert(0, str(REPO / "scripts"))
 TARGETS = (0.90, 0.936)
 
 
-def load_params(configs: list[Path], variant: str) -> dict:
+def load_settings(configs: list[Path], variant: str):
     import yaml
 
-    from deepfake.config import merge, variant_params
+    from deepfake.config import merge
+    from deepfake.settings import TrainSettings
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     for path in configs:
         merge(config, yaml.safe_load(path.read_text()))
-    return variant_params(config, variant)
+    return TrainSettings.from_config(config, variant)
 
 
-def load_split(results: Path, name: str, params: dict) -> dict:
+def load_split(results: Path, name: str, settings) -> dict:
     import numpy as np
 
+    from deepfake import layout
     from deepfake.io import load_arrays
 
-    arrays = load_arrays(results / "arrays" / f"{name}.npz")
+    arrays = load_arrays(layout.arrays(name, results))
     split = {"image": arrays["images"], "label": arrays["labels"]}
-    split["hist"] = np.load(results / "features" / f"hsv{params['bins']}" / f"{name}.npy")
-    if params.get("fingerprint", "none") != "none":
-        split["freq"] = np.load(results / "features" / params["fingerprint"] / f"{name}.npy")
+    split["hist"] = np.load(layout.features(f"hsv{settings.bins}", name, results))
+    if settings.fingerprint != "none":
+        split["freq"] = np.load(layout.features(settings.fingerprint, name, results))
     return split
 
 
 def train(args) -> None:
     from deepfake.backend import configure
 
-    params = load_params(args.configs, args.variant)
-    configure(
-        threads=args.threads,
-        deterministic=True,
-        jit_compile=bool(params.get("jit_compile", False)),
-    )
+    settings = load_settings(args.configs, args.variant)
+    configure(threads=args.threads, deterministic=True, jit_compile=settings.jit_compile)
     import keras
     import numpy as np
     import pandas as pd
@@ -74,8 +72,8 @@ def train(args) -> None:
     from deepfake.feeder import predict_proba
     from deepfake.train import train_cnn
 
-    train_split = load_split(args.results, "train_aug", params)
-    val = load_split(args.results, "validation", params)
+    train_split = load_split(args.results, "train_aug", settings)
+    val = load_split(args.results, "validation", settings)
     rows = []
 
     class Observe(keras.callbacks.Callback):
@@ -105,7 +103,7 @@ def train(args) -> None:
             ema = ema_variables(self.model) is not None
             if ema:
                 swap_ema(self.model)
-            proba = predict_proba(self.model, val, tta=params.get("tta", []))
+            proba = predict_proba(self.model, val, tta=settings.tta)
             if ema:
                 swap_ema(self.model)
             accuracy = float(np.mean(proba.argmax(1) == val["label"]))
@@ -119,7 +117,7 @@ def train(args) -> None:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
-        train_cnn(train_split, val, params, None, work, callbacks=[Observe()])
+        train_cnn(train_split, val, settings, None, work, callbacks=[Observe()])
 
 
 def plot(args) -> None:

@@ -62,17 +62,18 @@ def main() -> None:
 
     import numpy as np
 
-    from deepfake.config import variant_params
     from deepfake.demo import generate_demo
     from deepfake.features import hsv_histograms
+    from deepfake.feeder import predict_proba
     from deepfake.ingest import ingest_split
-    from deepfake.train import predict_proba, train_cnn
+    from deepfake.settings import TrainSettings
+    from deepfake.train import train_cnn
 
     config = yaml.safe_load(args.config.read_text())
-    params = variant_params(config, "baseline")  # merged as the workflow merges it
-    params |= {"epochs": args.epochs, "mixed_precision": args.mixed_precision}
+    settings = TrainSettings.from_config(config, "baseline")  # as the workflow merges it
+    settings = settings.replace(epochs=args.epochs, mixed_precision=args.mixed_precision)
     if args.batch_size:
-        params["batch_size"] = args.batch_size
+        settings = settings.replace(batch_size=args.batch_size)
 
     start = time.perf_counter()
     data = args.out / "data"
@@ -83,19 +84,19 @@ def main() -> None:
         split = ingest_split(data / f"{name}.csv", data / name, True, threads=os.cpu_count())
         splits[name] = {
             "image": split.images,
-            "hist": hsv_histograms(split.images, params["bins"]),
+            "hist": hsv_histograms(split.images, settings.bins),
             "label": split.labels,
         }
     prepare_s = time.perf_counter() - start
 
-    result = train_cnn(splits["train"], splits["validation"], params, args.out / "run",
+    result = train_cnn(splits["train"], splits["validation"], settings, args.out / "run",
                        args.out / "work")  # fmt: skip
     seconds = result.history["seconds"].to_numpy()
     steady = seconds[1:] if len(seconds) > 1 else seconds  # epoch 1 includes compilation
     n_train = len(splits["train"]["label"])
-    predict_proba(result.model, splits["validation"])  # compile the predict step
+    predict_proba(result.model.network, splits["validation"])  # compile the predict step
     t0 = time.perf_counter()
-    predict_proba(result.model, splits["validation"])
+    predict_proba(result.model.network, splits["validation"])
     infer_s = time.perf_counter() - t0
 
     peak = peak_gpu_bytes(backend)
@@ -104,7 +105,7 @@ def main() -> None:
         "device": _device_name(backend),
         "n_train": n_train,
         "n_params": result.summary["n_params"],
-        "batch_size": params["batch_size"],
+        "batch_size": settings.batch_size,
         "mixed_precision": args.mixed_precision,
         "prepare_seconds": round(prepare_s, 1),
         "first_epoch_seconds": round(float(seconds[0]), 1),

@@ -111,6 +111,73 @@ def configure(
     return name
 
 
+# CPU flags of bfloat16 arithmetic units (Linux /proc/cpuinfo names): AVX-512 BF16
+# (AMD Zen 4 and later, Intel Cooper Lake, Sapphire Rapids) and AMX (Sapphire Rapids).
+CPU_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+# NVIDIA GPUs compute in bfloat16 from compute capability 8.0 (Ampere) on.
+GPU_BF16_CAPABILITY = (8, 0)
+
+
+def has_bf16_units(cpu_flags, gpu_capability: tuple[int, int] | None) -> bool:
+    """Whether the device that trains has bfloat16 units: the GPU when there is one
+    (its compute capability), else the CPU (its flags)."""
+    if gpu_capability is not None:
+        return tuple(gpu_capability) >= GPU_BF16_CAPABILITY
+    return bool(CPU_BF16_FLAGS & set(cpu_flags))
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str]:
+    """The CPU's feature flags (empty where /proc/cpuinfo is not readable)."""
+    try:
+        with open(cpuinfo) as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def gpu_capability() -> tuple[int, int] | None:
+    """The compute capability of the first GPU that keras' backend sees, or None."""
+    import keras
+
+    name = keras.backend.backend()
+    try:
+        if name == "jax":
+            import jax
+
+            gpus = [d for d in jax.devices() if d.platform == "gpu"]
+            if gpus and getattr(gpus[0], "compute_capability", None):
+                major, minor = str(gpus[0].compute_capability).split(".")[:2]
+                return int(major), int(minor)
+        elif name == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                details = tf.config.experimental.get_device_details(gpus[0])
+                return tuple(details.get("compute_capability", (0, 0)))
+        elif name == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return tuple(torch.cuda.get_device_capability(0))
+    except (RuntimeError, ValueError, AttributeError):
+        return None
+    return None
+
+
+def resolve_precision(setting: bool | str) -> bool:
+    """``mixed_precision`` as a choice: true/false as given; ``auto``: mixed bfloat16
+    exactly when the training device has bfloat16 units (:func:`has_bf16_units`)."""
+    if isinstance(setting, bool):
+        return setting
+    if setting != "auto":
+        raise ValueError(f"mixed_precision must be true, false or 'auto', got {setting!r}")
+    return has_bf16_units(cpu_flags(), gpu_capability())
+
+
 @contextmanager
 def dtype_policy(mixed_precision: bool) -> Iterator[str]:
     """Build layers under ``mixed_bfloat16`` (or float32), then restore the policy.

@@ -1,5 +1,6 @@
-"""Config helpers shared by ``rules/common.smk`` and the tools: one implementation of
-the variant merging, key-order-free params, and a cheap manifest of a data folder.
+"""Config helpers shared by ``rules/common.smk`` and the tools: which models a run
+trains, key-order-free params, the model rule predict uses, and a cheap manifest of
+a data folder. (A CNN variant's settings: :class:`deepfake.settings.TrainSettings`.)
 
 Imported by Snakemake at parse time: standard library only (no numpy), so a dry
 run stays fast.
@@ -16,6 +17,9 @@ from pathlib import Path
 
 import yaml
 
+from deepfake import layout
+from deepfake.settings import FAMILIES
+
 
 def normalised(value):
     """``value`` with every dict's keys sorted, recursively.
@@ -28,21 +32,6 @@ def normalised(value):
     if isinstance(value, (list, tuple)):
         return [normalised(v) for v in value]
     return value
-
-
-def variant_params(config: Mapping, variant: str) -> dict:
-    """A CNN variant's complete settings: ``cnn.base`` with the variant's overrides,
-    ``bins`` defaulting to ``histogram_bins``, plus the run's protocol
-    (``cnn.select_on_validation``, default true); keys sorted."""
-    cnn = config["cnn"]
-    if variant not in cnn["variants"]:
-        raise KeyError(f"unknown CNN variant {variant!r}; configured: {sorted(cnn['variants'])}")
-    settings = {
-        "bins": config["histogram_bins"],
-        "select_on_validation": cnn.get("select_on_validation", True),
-    }
-    settings |= dict(cnn["base"]) | dict(cnn["variants"][variant])
-    return normalised(settings)
 
 
 def trained_variants(config: Mapping) -> list[str]:
@@ -87,6 +76,53 @@ def ensemble_members(config: Mapping) -> list[str]:
             f"(choose from {trained_models(config)})"
         )
     return list(members) if len(members) >= 2 else []
+
+
+def ensemble_name(config: Mapping) -> str:
+    return config.get("ensemble", {}).get("name", "mean")
+
+
+def models(config: Mapping) -> list[str]:
+    """Every model of the run with predictions: the trained ones, then the ensemble."""
+    ensemble = [f"ensemble/{ensemble_name(config)}"] if ensemble_members(config) else []
+    return trained_models(config) + ensemble
+
+
+def inference_files(config: Mapping, model: str) -> list[str]:
+    """The files a model's inference reads: its folder's, and an ensemble's members'."""
+    files = [
+        layout.model_file(model, name) for name in layout.INFERENCE_FILES[layout.family(model)]
+    ]
+    if layout.family(model) == "ensemble":
+        for member in ensemble_members(config):
+            files += inference_files(config, member)
+    return files
+
+
+def check_predict_model(config: Mapping) -> None:
+    """Refuse a ``predict_model`` that names no model of this run (listing them)."""
+    wanted = str(config.get("predict_model", "best"))
+    run = models(config)
+    if wanted == "best" or wanted in run or any(m.split("/")[0] == wanted for m in run):
+        return
+    kind = "family" if wanted in FAMILIES else "model"
+    raise ValueError(
+        f"config predict_model: {wanted!r} is no {kind} of this run; trained: {run} "
+        "(or best, or a family: knn, cnn, ensemble)"
+    )
+
+
+def choose_model(summary_csv: str | os.PathLike, wanted: str) -> str:
+    """The summary row rule predict uses: ``best`` (the first row), a family (its best
+    row) or ``family/name``; an unknown name is an error listing the rows."""
+    with open(summary_csv, newline="", encoding="utf-8") as handle:
+        names = [f"{row['model']}/{row['variant']}" for row in csv.DictReader(handle)]
+    if wanted == "best" and names:
+        return names[0]
+    matches = [n for n in names if n == wanted or n.split("/")[0] == wanted]
+    if not matches:
+        raise ValueError(f"predict_model {wanted!r} is not a row of {summary_csv}: {names}")
+    return matches[0]
 
 
 def check_has_model(config: Mapping) -> None:
@@ -145,6 +181,10 @@ def folder_manifest(folder: str | os.PathLike) -> str:
 
 
 _IMPORT = re.compile(r"^\s*(?:from|import)\s+deepfake(?:\.(\w+))?\b", re.MULTILINE)
+# `from deepfake import layout, SPLITS`: the modules among the names
+_FROM_PACKAGE = re.compile(
+    r"^\s*from\s+deepfake\s+import\s+(?:\(([\w\s,]+)\)|([\w ,]+))", re.MULTILINE
+)
 
 
 def package_modules(script: str | os.PathLike) -> list[str]:
@@ -159,7 +199,11 @@ def package_modules(script: str | os.PathLike) -> list[str]:
     seen = {package / "__init__.py"}
     todo = [script]
     while todo:
-        for name in _IMPORT.findall(todo.pop().read_text()):
+        text = todo.pop().read_text()
+        names = _IMPORT.findall(text)
+        for groups in _FROM_PACKAGE.findall(text):
+            names += [n.strip() for n in "".join(groups).split(",")]
+        for name in names:
             path = package / f"{name or '__init__'}.py"
             if path not in seen and path.exists():
                 seen.add(path)

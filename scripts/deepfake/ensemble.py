@@ -7,11 +7,13 @@ ensemble's validation accuracy is as honest an estimate as its members'.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from deepfake import N_CLASSES
+from deepfake.io import save_card
 
 MIN_MEMBERS = 2
 
@@ -32,11 +34,6 @@ def mean_proba(probas: Mapping[str, np.ndarray]) -> np.ndarray:
     for p in probas.values():
         total += p
     return (total / len(probas)).astype(np.float32)
-
-
-def member_name(proba_path: str | Path) -> str:
-    """``results/cnn/baseline/val_proba.npy`` -> ``cnn/baseline``."""
-    return "/".join(Path(proba_path).parent.parts[-2:])
 
 
 def ensemble_metrics(
@@ -65,3 +62,22 @@ def ensemble_metrics(
         "n_val": len(labels),
         "n_test": int(n_test),
     }
+
+
+@dataclass
+class EnsembleModel:
+    """The equal-weight mean of its members' probabilities."""
+
+    members: dict  # member name (family/name) -> model
+
+    @staticmethod
+    def combine(probas: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The ensemble's probabilities from its members' (name -> (N, 5)), in order."""
+        return mean_proba(probas)
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        return self.combine({name: m.predict_proba(images) for name, m in self.members.items()})
+
+    @staticmethod
+    def save(folder: str | Path, members: Sequence[str]) -> None:
+        save_card(folder, "ensemble", members=list(members))

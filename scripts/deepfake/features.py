@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 import scipy.fft
 
+from deepfake.settings import COMBINATION, FILE_DESCRIPTORS
+
 # OpenCV's 8-bit HSV ranges: hue is 0..179 (degrees / 2), saturation and value 0..255.
 HSV_RANGES = ((0, 180), (0, 256), (0, 256))
 
@@ -163,23 +165,27 @@ def lbp_histogram(images: np.ndarray, chunk: int = 1024) -> np.ndarray:
     return out
 
 
-# File-level descriptors (results/features/<name>/<set>.npy) other than hsv<bins>.
+# File-level descriptors (results/features/<name>/<set>.npy) other than hsv<bins>, in
+# the order of deepfake.settings.FILE_DESCRIPTORS.
 DESCRIPTORS = {
     "jointhsv": hellinger_joint_hsv,
     "spectrum": spectrum_fingerprint,
     "lbp": lbp_histogram,
 }
-# Combination of standardised descriptor groups (knn.combination).
-COMBINATION = "combo"
+assert tuple(DESCRIPTORS) == FILE_DESCRIPTORS
 
 
 def descriptor(name: str, images: np.ndarray) -> np.ndarray:
-    """The named descriptor (``hsv<bins>`` or a key of :data:`DESCRIPTORS`) of ``images``."""
+    """The named descriptor of RGB uint8 ``images``: ``hsv<bins>``, ``pixels`` (uint8
+    rows) or a key of :data:`DESCRIPTORS`. The descriptor rules, the models and
+    predict all compute descriptors here."""
     kind, bins = parse_feature_name(name)
     if kind == "hsv":
         return hsv_histograms(images, bins)
+    if kind == "pixels":
+        return pixel_features(images)
     if kind not in DESCRIPTORS:
-        raise ValueError(f"{name!r} is not a file-level descriptor")
+        raise ValueError(f"{name!r} is not a descriptor of images")
     return DESCRIPTORS[kind](images)
 
 

@@ -7,15 +7,19 @@ unlike the numpy path its order is reproducible after a resume.
 Online augmentation, per batch, all integer pixel moves (no resampling: the
 generators' fingerprints live in the high frequencies, which interpolation
 would blur): random horizontal flips, random shifts by up to ``shift`` pixels
-(edges reflected), then MixUp or CutMix. Every random draw of batch ``b`` of
-epoch ``e`` comes from ``default_rng([seed, e, b])``, so a run is reproducible
-and a resumed run sees the same batches as an uninterrupted one.
+(edges reflected), random ``crop`` x ``crop`` windows at native resolution
+(whole images in the last ``full_size_epochs`` epochs), then MixUp or CutMix.
+Every random draw of batch ``b`` of epoch ``e`` comes from
+``default_rng([seed, e, b])``, so a run is reproducible and a resumed run sees
+the same batches as an uninterrupted one.
 
 Labels are one-hot float32 (soft after mixing). Mixing weights the histogram
 (and frequency) inputs with the same lambda as the image and its label; for
 CutMix lambda is the pasted box's area ratio. Mixed images are rounded back to
 uint8, the model's input type. Flips and shifts leave the histogram as it is
-(a flip does not change it; a shift of a few reflected pixels barely does).
+(a flip does not change it; a shift of a few reflected pixels barely does), and a
+crop keeps the whole image's histogram: the colour statistics of the image it
+will be asked about.
 """
 
 from __future__ import annotations
@@ -27,10 +31,10 @@ import keras
 import numpy as np
 
 from deepfake import N_CLASSES
+from deepfake.settings import TTA_TRANSFORMS, TrainSettings
 
 INPUTS = ("image", "hist", "freq")  # every model input a split may carry
 PREDICT_BATCH = 256
-TTA_TRANSFORMS = ("hflip", "vflip")
 
 
 def inputs(split: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -87,6 +91,20 @@ def flip_shift(images: np.ndarray, rng: np.random.Generator, flip: bool, shift: 
     return out
 
 
+def random_crops(images: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+    """A ``size`` x ``size`` window of each image of a uint8 batch (N, H, W, C), at a
+    uniform random position inside it (no padding, no resampling); a new array."""
+    n, h, w = images.shape[:3]
+    if not 0 < size <= min(h, w):
+        raise ValueError(f"crop {size} does not fit {h}x{w} images")
+    y0 = rng.integers(0, h - size + 1, size=n)
+    x0 = rng.integers(0, w - size + 1, size=n)
+    out = np.empty((n, size, size, images.shape[3]), dtype=images.dtype)
+    for i in range(n):
+        out[i] = images[i, y0[i] : y0[i] + size, x0[i] : x0[i] + size]
+    return out
+
+
 def mixup(x: dict, y: np.ndarray, rng: np.random.Generator, alpha: float):
     """MixUp with one lambda ~ Beta(alpha, alpha) per batch: inputs and labels
     become ``lam * a + (1 - lam) * a[perm]``."""
@@ -138,10 +156,14 @@ class ArrayBatches(keras.utils.PyDataset):
         *,
         flip: bool = False,
         shift: int = 0,
+        crop: int = 0,
+        crop_epochs: int | None = None,
         mixup_alpha: float = 0.0,
         cutmix_alpha: float = 0.0,
         mix_prob: float = 1.0,
     ):
+        """``crop_epochs``: the epochs (from the first) whose batches are cropped
+        when ``crop`` > 0; None: every epoch."""
         super().__init__(workers=1, use_multiprocessing=False)
         self.x = {"image": np.ascontiguousarray(split["image"], dtype=np.uint8)}
         for name in INPUTS[1:]:
@@ -151,25 +173,35 @@ class ArrayBatches(keras.utils.PyDataset):
         self.batch_size = int(batch_size)
         self.seed = int(seed)
         self.flip, self.shift = bool(flip), int(shift)
+        self.crop, self.crop_epochs = int(crop), crop_epochs
         self.mixup_alpha, self.cutmix_alpha = float(mixup_alpha), float(cutmix_alpha)
         self.mix_prob = float(mix_prob)
-        if self.shift < 0 or self.mixup_alpha < 0 or self.cutmix_alpha < 0:
-            raise ValueError("shift, mixup_alpha and cutmix_alpha must be >= 0")
+        if min(self.shift, self.crop) < 0 or self.mixup_alpha < 0 or self.cutmix_alpha < 0:
+            raise ValueError("shift, crop, mixup_alpha and cutmix_alpha must be >= 0")
         self.epoch = 0
         self._order_epoch: int | None = None
         self._order = np.arange(len(self.label))
 
     @classmethod
-    def from_params(cls, split: Mapping[str, np.ndarray], params: Mapping) -> ArrayBatches:
-        from deepfake.optim import setting
-
+    def from_settings(cls, split: Mapping[str, np.ndarray], s: TrainSettings) -> ArrayBatches:
         return cls(
             split,
-            int(params["batch_size"]),
-            int(params["seed"]),
-            **{k: setting(params, k) for k in ("flip", "shift", "mixup_alpha", "cutmix_alpha")},
-            mix_prob=setting(params, "mix_prob"),
+            s.batch_size,
+            s.seed,
+            flip=s.flip,
+            shift=s.shift,
+            crop=s.crop,
+            crop_epochs=s.epochs - s.full_size_epochs,
+            mixup_alpha=s.mixup_alpha,
+            cutmix_alpha=s.cutmix_alpha,
+            mix_prob=s.mix_prob,
         )
+
+    def crop_size(self, epoch: int) -> int:
+        """The training window of ``epoch``'s batches (0: whole images)."""
+        if self.crop and (self.crop_epochs is None or epoch < self.crop_epochs):
+            return self.crop
+        return 0
 
     @property
     def num_batches(self) -> int:
@@ -178,9 +210,9 @@ class ArrayBatches(keras.utils.PyDataset):
     def __len__(self) -> int:
         return self.num_batches
 
-    @property
-    def augments(self) -> bool:
-        return self.flip or self.shift > 0 or self.mixup_alpha > 0 or self.cutmix_alpha > 0
+    def augments(self, epoch: int) -> bool:
+        mixes = self.mixup_alpha > 0 or self.cutmix_alpha > 0
+        return self.flip or self.shift > 0 or self.crop_size(epoch) > 0 or mixes
 
     def order(self, epoch: int) -> np.ndarray:
         if self._order_epoch != epoch:
@@ -195,10 +227,12 @@ class ArrayBatches(keras.utils.PyDataset):
         idx = np.sort(idx)  # sequential memory reads; the batch's content is unchanged
         x = {name: a[idx] for name, a in self.x.items()}
         y = one_hot(self.label[idx])
-        if not self.augments:
+        if not self.augments(epoch):
             return x, y
         rng = np.random.default_rng([self.seed, epoch, index])
         x["image"] = flip_shift(x["image"], rng, self.flip, self.shift)
+        if crop := self.crop_size(epoch):  # drawn after flips and shifts: their draws stay
+            x["image"] = random_crops(x["image"], rng, crop)
         alphas = [(f, a) for f, a in ((mixup, self.mixup_alpha), (cutmix, self.cutmix_alpha)) if a]
         if alphas and rng.random() < self.mix_prob:
             mix, alpha = alphas[int(rng.integers(len(alphas)))]

@@ -8,6 +8,11 @@ lowest class; ``weights="uniform"`` or ``"distance"``), which the tests check
 prediction for prediction, at the cost of one neighbour search instead of one
 per k.
 
+Every search is exact and orders neighbours by (distance, training row), so
+equal distances go to the lower row: the same neighbours, votes and
+probabilities whatever the number of threads (each query block is searched on
+its own; threads only share out the blocks).
+
 Raw pixels are searched with OpenCV's uint8 L1 kernel (``cv2.batchDistance``,
 exact integer distances, SIMD sum-of-absolute-differences), blocked for the
 cache and pruned by an exact lower bound (:func:`pruned_pixel_neighbours`): on
@@ -20,17 +25,16 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
 import pandas as pd
-from sklearn.metrics import pairwise_distances
+from scipy.spatial.distance import cdist
 from sklearn.model_selection import StratifiedKFold
-from sklearn.neighbors import NearestNeighbors
 
 from deepfake import IMAGE_SIZE, N_CLASSES
 
-METRIC = "manhattan"
 WEIGHTINGS = ("uniform", "distance")
 
 
@@ -135,22 +139,71 @@ def pruned_pixel_neighbours(
     return dist.astype(np.float64), index
 
 
+def smallest(dist: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k smallest of each row of a float distance matrix, ordered by (distance,
+    column): distances and column indices, (rows, k)."""
+    n = dist.shape[1]
+    if k >= n:
+        index = np.argsort(dist, axis=1, kind="stable")
+        return np.take_along_axis(dist, index, axis=1), index
+    index = np.argpartition(dist, k - 1, axis=1)[:, :k]
+    values = np.take_along_axis(dist, index, axis=1)
+    order = np.lexsort((index, values), axis=1)
+    index = np.take_along_axis(index, order, axis=1)
+    values = np.take_along_axis(values, order, axis=1)
+    # Rows whose k-th distance is shared by a column left outside: argpartition chose
+    # among the tied columns; take the lowest ones instead.
+    tied = np.flatnonzero((dist <= values[:, -1:]).sum(axis=1) > k)
+    for row in tied:
+        index[row] = np.argsort(dist[row], kind="stable")[:k]
+        values[row] = dist[row, index[row]]
+    return values, index
+
+
+def float_neighbours(
+    train_x: np.ndarray,
+    query_x: np.ndarray,
+    k: int,
+    threads: int = 1,
+    query_block: int = 256,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact L1 neighbours of float rows (distances in float64, SciPy's ``cdist``),
+    ordered by (distance, training row); the same result for any ``threads``."""
+    train_x = np.ascontiguousarray(train_x, dtype=np.float64)
+    query_x = np.ascontiguousarray(query_x, dtype=np.float64)
+    dist = np.empty((len(query_x), k), dtype=np.float64)
+    index = np.empty((len(query_x), k), dtype=np.int64)
+
+    def search(start: int) -> None:
+        block = cdist(query_x[start : start + query_block], train_x, "cityblock")
+        stop = start + len(block)
+        dist[start:stop], index[start:stop] = smallest(block, k)
+
+    starts = range(0, len(query_x), query_block)
+    if threads > 1:  # cdist releases the GIL
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(search, starts))
+    else:
+        for start in starts:
+            search(start)
+    return dist, index
+
+
 def neighbours(
-    train_x: np.ndarray, query_x: np.ndarray, k: int, n_jobs: int = 1
+    train_x: np.ndarray, query_x: np.ndarray, k: int, threads: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """L1 distances (float64) and indices of the ``k`` training rows nearest to each
-    query row, closest first."""
+    query row, closest first (ties: the lower training row first)."""
     if train_x.dtype == np.uint8 and query_x.dtype == np.uint8:
         if train_x.shape[1] == IMAGE_SIZE * IMAGE_SIZE * 3:  # pixel_features rows
             return pruned_pixel_neighbours(train_x, query_x, k, (IMAGE_SIZE, IMAGE_SIZE, 3))
         return pixel_neighbours(train_x, query_x, k)
-    search = NearestNeighbors(n_neighbors=k, metric=METRIC, algorithm="brute", n_jobs=n_jobs)
-    return search.fit(train_x).kneighbors(query_x)
+    return float_neighbours(train_x, query_x, k, threads)
 
 
-def nearest(train_x: np.ndarray, query_x: np.ndarray, k: int, n_jobs: int = 1) -> np.ndarray:
+def nearest(train_x: np.ndarray, query_x: np.ndarray, k: int, threads: int = 1) -> np.ndarray:
     """Indices of the ``k`` training rows nearest to each query row (L1), closest first."""
-    return neighbours(train_x, query_x, k, n_jobs)[1]
+    return neighbours(train_x, query_x, k, threads)[1]
 
 
 def vote(
@@ -197,11 +250,11 @@ def knn_grid(
     val_y: np.ndarray,
     ks: Sequence[int],
     weights: Sequence[str] = ("uniform",),
-    n_jobs: int = 1,
+    threads: int = 1,
 ) -> tuple[pd.DataFrame, dict[tuple[int, str], np.ndarray]]:
     """Validation accuracy for each (k, weights), and each one's validation probabilities."""
     ks = _check_ks(ks, len(train_x))
-    dist, index = neighbours(train_x, val_x, ks[-1], n_jobs)
+    dist, index = neighbours(train_x, val_x, ks[-1], threads)
     proba = neighbour_votes(train_y, index, ks, dist, weights)
     rows = [
         {"k": k, "weights": w, "val_accuracy": float(np.mean(p.argmax(1) == val_y))}
@@ -224,10 +277,10 @@ def knn_proba(
     x: np.ndarray,
     k: int,
     weights: str = "uniform",
-    n_jobs: int = 1,
+    threads: int = 1,
 ) -> np.ndarray:
     """Class probabilities of the k-nearest-neighbour classifier for the rows of ``x``."""
-    dist, index = neighbours(train_x, x, k, n_jobs)
+    dist, index = neighbours(train_x, x, k, threads)
     return vote(train_y, index, dist, k, weights)
 
 
@@ -264,6 +317,21 @@ def weight_grid(n_groups: int, grid: Sequence[float]) -> list[tuple[float, ...]]
     return [(1.0, *rest) for rest in itertools.product(sorted(grid), repeat=n_groups - 1)]
 
 
+def _distances(a: np.ndarray, b: np.ndarray, threads: int, block: int = 256) -> np.ndarray:
+    """The full L1 distance matrix (float64) of the rows of ``a`` and ``b``, blocks of
+    ``a`` shared out over ``threads``; each entry is computed alone (thread-independent)."""
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    b = np.ascontiguousarray(b, dtype=np.float64)
+    out = np.empty((len(a), len(b)), dtype=np.float64)
+
+    def fill(start: int) -> None:
+        out[start : start + block] = cdist(a[start : start + block], b, "cityblock")
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        list(pool.map(fill, range(0, len(a), block)))
+    return out
+
+
 def cross_validate_combination(
     groups: Sequence[np.ndarray],
     y: np.ndarray,
@@ -272,7 +340,7 @@ def cross_validate_combination(
     group_weights: Sequence[float],
     folds: int,
     seed: int,
-    n_jobs: int = 1,
+    threads: int = 1,
 ) -> pd.DataFrame:
     """Cross-validated accuracy of every (group weights, k, voting) on the training split.
 
@@ -287,17 +355,13 @@ def cross_validate_combination(
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for fit, held in splitter.split(groups[0], y):
         dists = [
-            pairwise_distances(g[held], g[fit], metric=METRIC, n_jobs=n_jobs).astype(np.float32)
-            / np.float32(s)
+            _distances(g[held], g[fit], threads).astype(np.float32) / np.float32(s)
             for g, s in zip(groups, scales, strict=True)
         ]
         for c, candidate in enumerate(candidates):
             total = sum(w * d for w, d in zip(candidate, dists, strict=True) if w)
-            index = np.argpartition(total, ks[-1] - 1, axis=1)[:, : ks[-1]]
-            dist = np.take_along_axis(total, index, axis=1)
-            order = np.argsort(dist, axis=1, kind="stable")
-            index = np.take_along_axis(index, order, axis=1)
-            dist = np.take_along_axis(dist, order, axis=1).astype(np.float64)
+            dist, index = smallest(total, ks[-1])
+            dist = dist.astype(np.float64)
             for i, k in enumerate(ks):
                 for j, w in enumerate(weights):
                     predicted = vote(y[fit], index, dist, k, w).argmax(1)
@@ -327,42 +391,3 @@ def choose_combination(cv: pd.DataFrame) -> dict:
         "weights": str(row["weights"]),
         "cv_accuracy": float(row["cv_accuracy"]),
     }
-
-
-def combination_knn(
-    train_groups: Sequence[np.ndarray],
-    train_y: np.ndarray,
-    query_groups: Sequence[Sequence[np.ndarray]],
-    ks: Sequence[int],
-    weights: Sequence[str],
-    group_weights: Sequence[float],
-    folds: int,
-    seed: int,
-    n_jobs: int = 1,
-) -> tuple[pd.DataFrame, dict, list[np.ndarray]]:
-    """KNN on the combined descriptor groups, everything chosen on the training split.
-
-    Group weights, k and voting come from :func:`cross_validate_combination`;
-    then each query set (validation, test: lists of groups) is classified once.
-    Returns the CV table, the choice (with the group scales) and each query
-    set's class probabilities.
-    """
-    cv = cross_validate_combination(
-        train_groups, train_y, ks, weights, group_weights, folds, seed, n_jobs
-    )
-    chosen = choose_combination(cv)
-    scales = group_scales(train_groups, seed=seed)
-    chosen["group_scales"] = [float(s) for s in scales]
-    train_x = combine(train_groups, scales, chosen["group_weights"])
-    probas = [
-        knn_proba(
-            train_x,
-            train_y,
-            combine(groups, scales, chosen["group_weights"]),
-            chosen["k"],
-            chosen["weights"],
-            n_jobs,
-        )
-        for groups in query_groups
-    ]
-    return cv, chosen, probas

@@ -45,25 +45,14 @@ oneDNN and XLA run fastest on CPUs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import keras
 from keras import layers
 
 from deepfake import IMAGE_SIZE, N_CLASSES
 from deepfake.backend import dtype_policy
-
-HEADS = ("gap", "flatten")
-NETWORKS = ("paper", "resnet", "fast")
-FINGERPRINTS = ("none", "spectrum")
-# Moving-average momentum of every BatchNormalization (keras' default is 0.99).
-# 0.9 (PyTorch's default) lets the inference statistics catch up within the
-# ~50 steps of a demo epoch; with 0.99 the first epochs' validation scores are
-# computed with statistics still near their initial values. Per variant:
-# ``bn_momentum``.
-BN_MOMENTUM = 0.9
-FREQ_UNITS = 32
-FAST_PATCH = 2
+from deepfake.settings import TrainSettings
 
 
 def _conv_block(x, filters: int, name: str, bn_momentum: float, strides: int = 1):
@@ -99,8 +88,6 @@ def _projection(x, filters: int, pool: int, name: str, bn_momentum: float):
 
 
 def _paper_trunk(x, filters: Sequence[int], bn_momentum: float):
-    if len(filters) != 5:
-        raise ValueError(f"network paper: filters must list five conv blocks, got {list(filters)}")
     f1, f2, f3, f4, f5 = filters
     m = bn_momentum
     x1 = _conv_block(x, f1, "block1", m)  # 100x100xf1
@@ -149,12 +136,6 @@ def _residual_block(x, name: str, bn_momentum: float):
 
 def _staged_trunk(x, filters: Sequence[int], blocks: Sequence[int], stem: int, bn_momentum: float):
     """Stem (3x3 stride 1 when ``stem`` is 1, else a stem x stem patch conv), then stages."""
-    if len(blocks) != len(filters):
-        raise ValueError(
-            f"blocks must give one count per stage of filters {list(filters)}, got {list(blocks)}"
-        )
-    if any(b < 0 for b in blocks):
-        raise ValueError(f"blocks must be >= 0, got {list(blocks)}")
     m = bn_momentum
     if stem == 1:
         x = _conv_block(x, filters[0], "stem", m)
@@ -178,137 +159,80 @@ def _staged_trunk(x, filters: Sequence[int], blocks: Sequence[int], stem: int, b
 
 
 def build_model(
-    n_hist: int,
-    filters: Sequence[int] = (16, 32, 64, 96, 96),
-    hist_units: int = 64,
-    dense_units: int = 256,
-    dropout: float = 0.5,
-    head: str = "gap",
-    mixed_precision: bool = False,
-    seed: int | None = None,
-    network: str = "paper",
-    blocks: Sequence[int] | None = None,
-    patch: int = FAST_PATCH,
-    bn_momentum: float = BN_MOMENTUM,
-    n_freq: int | None = None,
-    freq_units: int = FREQ_UNITS,
+    settings: TrainSettings, n_freq: int | None = None, image_size: int | None = IMAGE_SIZE
 ) -> keras.Model:
-    """The uncompiled model; inputs ``{"image": uint8 (100,100,3), "hist": (n_hist,)}``
-    plus ``"freq": (n_freq,)`` float32 when ``n_freq`` is given.
+    """The uncompiled model of ``settings``; inputs ``{"image": uint8 (S, S, 3),
+    "hist": (3 * bins,)}`` plus ``"freq": (n_freq,)`` float32 when the settings ask
+    for a fingerprint (``n_freq``: its length, required then).
 
-    network: ``paper`` (five conv blocks, ``filters`` of length 5, ``blocks``
-        unused), ``resnet`` or ``fast`` (one stage per ``filters`` entry with
-        ``blocks[i]`` residual blocks; default one per stage). ``patch``: the
-        fast stem's patch size (the stem is stride 1 in ``resnet``).
-    mixed_precision: build under the ``mixed_bfloat16`` policy (computations in
-        bfloat16, variables and the softmax output in float32).
-    seed: the dropout layer's seed. With a seed, every backend draws the dropout
-        masks from keras' own seed state, which is a model variable and so is
-        checkpointed (unseeded, the PyTorch backend uses torch's global RNG, whose
-        state a resumed run would not get back).
-    n_freq: length of the frequency fingerprint (third input); None: no such input.
+    image_size: the image side S, or None for any size (what a variant trained on
+    random crops needs: it trains on crops and is evaluated on whole images;
+    the global-average-pooling head makes the trunk size-agnostic).
+
+    ``mixed_precision`` builds under the ``mixed_bfloat16`` policy (computations in
+    bfloat16, variables and the softmax output in float32); ``"auto"`` must be
+    resolved first (:func:`deepfake.backend.resolve_precision`). The dropout layer is
+    seeded with ``seed``: every backend then draws its masks from keras' own seed
+    state, a model variable, so it is checkpointed (unseeded, the PyTorch backend
+    uses torch's global RNG, whose state a resumed run would not get back).
     """
-    if network not in NETWORKS:
-        raise ValueError(f"network must be one of {NETWORKS}, got {network!r}")
-    if head not in HEADS:
-        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
-    if not 0 <= bn_momentum < 1:
-        raise ValueError(f"bn_momentum must be in [0, 1), got {bn_momentum}")
-    filters = [int(f) for f in filters]
-    if not filters or min(filters) < 1:
-        raise ValueError(f"filters must be positive widths, got {filters}")
-    if network == "paper" and blocks is not None:
-        raise ValueError("blocks applies to the resnet and fast networks, not paper")
-    if network == "fast" and not 2 <= int(patch) <= 10:
-        raise ValueError(f"patch must be in 2..10, got {patch}")
-    blocks = [1] * len(filters) if blocks is None else [int(b) for b in blocks]
-    with dtype_policy(mixed_precision):
-        image = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), dtype="uint8", name="image")
-        hist = keras.Input((n_hist,), dtype="float32", name="hist")
+    s = settings
+    if s.fingerprint == "none":
+        n_freq = None
+    elif n_freq is None:
+        raise ValueError(
+            f"the settings ask for the {s.fingerprint!r} fingerprint input but no n_freq was "
+            f"given (the length of results/features/{s.fingerprint}/<set>.npy rows)"
+        )
+    if s.mixed_precision not in (True, False):
+        raise ValueError(f"mixed_precision {s.mixed_precision!r} must be resolved before building")
+    if image_size is not None and s.head == "flatten" and image_size != IMAGE_SIZE:
+        raise ValueError("the flatten head is built for whole images only")
+    with dtype_policy(s.mixed_precision):
+        image = keras.Input((image_size, image_size, 3), dtype="uint8", name="image")
+        hist = keras.Input((s.n_hist,), dtype="float32", name="hist")
         inputs = {"image": image, "hist": hist}
 
         # The network sees uint8 pixels (4x less to batch and copy than float32)
         # and scales them itself, so no caller can forget or double the scaling.
         x = layers.Rescaling(1.0 / 255, name="rescale")(image)
-        if network == "paper":
-            x = _paper_trunk(x, filters, bn_momentum)
+        if s.network == "paper":
+            x = _paper_trunk(x, s.filters, s.bn_momentum)
         else:
-            stem = 1 if network == "resnet" else int(patch)
-            x = _staged_trunk(x, filters, blocks, stem, bn_momentum)
+            stem = 1 if s.network == "resnet" else s.patch
+            x = _staged_trunk(x, s.filters, s.blocks_per_stage, stem, s.bn_momentum)
 
-        if head == "gap":
+        if s.head == "gap":
             x = layers.GlobalAveragePooling2D(name="gap")(x)
         else:
             x = layers.Flatten(name="flatten")(x)
 
-        branches = [x, layers.Dense(hist_units, activation="relu", name="hist_dense")(hist)]
+        branches = [x, layers.Dense(s.hist_units, activation="relu", name="hist_dense")(hist)]
         if n_freq is not None:
             freq = keras.Input((int(n_freq),), dtype="float32", name="freq")
             inputs["freq"] = freq
             # The log-spectrum values sit far from zero with per-bin scales that
             # differ by orders of magnitude: BN standardises each bin first.
-            f = layers.BatchNormalization(momentum=bn_momentum, name="freq_bn")(freq)
-            branches.append(layers.Dense(freq_units, activation="relu", name="freq_dense")(f))
+            f = layers.BatchNormalization(momentum=s.bn_momentum, name="freq_bn")(freq)
+            branches.append(layers.Dense(s.freq_units, activation="relu", name="freq_dense")(f))
         z = layers.Concatenate(name="concat")(branches)
-        z = layers.Dense(dense_units, use_bias=False, name="head_dense")(z)
-        z = layers.BatchNormalization(momentum=bn_momentum, name="head_bn")(z)
+        z = layers.Dense(s.dense_units, use_bias=False, name="head_dense")(z)
+        z = layers.BatchNormalization(momentum=s.bn_momentum, name="head_bn")(z)
         z = layers.LeakyReLU(0.1, name="head_act")(z)
-        z = layers.Dropout(dropout, seed=seed, name="head_dropout")(z)
+        z = layers.Dropout(s.dropout, seed=s.seed, name="head_dropout")(z)
         # float32 softmax: stable probabilities and loss under mixed precision.
         out = layers.Dense(N_CLASSES, activation="softmax", dtype="float32", name="probs")(z)
-    return keras.Model(inputs, out, name="dual_cnn" if network == "paper" else f"{network}_cnn")
+    name = "dual_cnn" if s.network == "paper" else f"{s.network}_cnn"
+    return keras.Model(inputs, out, name=name)
 
 
-def build_from_params(
-    params: Mapping, n_hist: int | None = None, n_freq: int | None = None
-) -> keras.Model:
-    """:func:`build_model` from a ``cnn`` params dict (``config.yaml``'s cnn.base + overrides).
-
-    n_hist defaults to ``3 * params["bins"]`` (H, S and V histograms). n_freq:
-    length of the fingerprint vectors; required when ``params["fingerprint"]``
-    is not ``"none"`` (and then the model has the third input ``freq``).
-    """
-    if n_hist is None:
-        n_hist = 3 * int(params["bins"])
-    fingerprint = params.get("fingerprint", "none")
-    if fingerprint not in FINGERPRINTS:
-        raise ValueError(f"fingerprint must be one of {FINGERPRINTS}, got {fingerprint!r}")
-    if fingerprint == "none":
-        n_freq = None
-    elif n_freq is None:
-        raise ValueError(
-            f"params ask for the {fingerprint!r} fingerprint input but no n_freq was given "
-            f"(the length of results/features/{fingerprint}/<set>.npy rows)"
-        )
-    network = params.get("network", "paper")
-    extra = {}
-    if network != "paper":
-        extra["blocks"] = params.get("blocks")
-        extra["patch"] = int(params.get("patch", FAST_PATCH))
-    return build_model(
-        n_hist=n_hist,
-        filters=params["filters"],
-        hist_units=int(params["hist_units"]),
-        dense_units=int(params["dense_units"]),
-        dropout=float(params["dropout"]),
-        head=params.get("head", "gap"),
-        mixed_precision=bool(params.get("mixed_precision", False)),
-        seed=int(params.get("seed", 0)),
-        network=network,
-        bn_momentum=float(params.get("bn_momentum", BN_MOMENTUM)),
-        n_freq=n_freq,
-        freq_units=int(params.get("freq_units", FREQ_UNITS)),
-        **extra,
-    )
-
-
-def flops_per_image(model: keras.Model) -> int:
-    """Multiply-adds of one image through the model's Conv2D and Dense layers.
+def multiply_adds(model: keras.Model) -> int:
+    """Multiply-adds of one image through the model's Conv2D and Dense layers (a model
+    built for a fixed image size).
 
     Conv2D: output height x width x filters x (kernel area x input channels);
     Dense: inputs x units. Biases, BatchNormalization, activations and pooling
-    (a few percent, but memory-bound on CPUs) are not counted. One multiply-add
-    is two floating-point operations.
+    (a few percent, but memory-bound on CPUs) are not counted.
     """
     total = 0
     for layer in model.layers:
@@ -320,3 +244,18 @@ def flops_per_image(model: keras.Model) -> int:
             n_in, n_out = layer.kernel.shape
             total += int(n_in) * int(n_out)
     return total
+
+
+# Floating-point operations of one training step per multiply-add of the forward
+# pass: 2 (a multiply-add is two operations) x 3 (the backward pass costs about
+# twice the forward: gradients of the activations and of the weights).
+TRAIN_FLOPS_PER_MAC = 6
+
+
+def train_flops_per_image(
+    settings: TrainSettings, n_freq: int | None = None, image_size: int = IMAGE_SIZE
+) -> int:
+    """Training FLOPs of one image pass at ``image_size`` x ``image_size``:
+    :data:`TRAIN_FLOPS_PER_MAC` x the forward multiply-adds of the variant's model."""
+    model = build_model(settings.replace(mixed_precision=False), n_freq, image_size=image_size)
+    return TRAIN_FLOPS_PER_MAC * multiply_adds(model)

@@ -1,0 +1,72 @@
+"""The CNN model: a trained Keras network and the inputs it reads, as a model folder.
+
+``model.keras`` holds the network; ``model.json`` the histogram bins of its
+``hist`` input, its fingerprint input (if any) and its test-time transforms.
+train_cnn computes validation and test probabilities through
+:meth:`CnnModel.proba_from_inputs`, predict through :meth:`CnnModel.predict_proba`
+(which computes those inputs with the descriptor rules' functions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from deepfake import layout
+from deepfake.features import descriptor, hsv_histograms
+from deepfake.feeder import predict_proba
+from deepfake.io import atomic_path, read_card, save_card
+
+
+@dataclass
+class CnnModel:
+    """A trained Keras network and the inputs it reads."""
+
+    network: object  # keras.Model
+    bins: int
+    fingerprint: str = "none"
+    tta: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, network, settings) -> CnnModel:
+        return cls(network, settings.bins, settings.fingerprint, tuple(settings.tta))
+
+    def inputs(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        """The network's inputs of RGB uint8 ``images``: the image, its histograms and,
+        where the network has a fingerprint input, that descriptor."""
+        x = {"image": images, "hist": hsv_histograms(images, self.bins)}
+        if self.fingerprint != "none":
+            x["freq"] = descriptor(self.fingerprint, images)
+        return x
+
+    def proba_from_inputs(self, x: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Probabilities (N, 5) of model inputs, averaged over the test-time transforms."""
+        return predict_proba(self.network, x, tta=self.tta)
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        return self.proba_from_inputs(self.inputs(images))
+
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        with atomic_path(folder / layout.NETWORK) as tmp:
+            self.network.save(tmp)
+        save_card(
+            folder,
+            "cnn",
+            network=layout.NETWORK,
+            bins=self.bins,
+            fingerprint=self.fingerprint,
+            tta=list(self.tta),
+        )
+
+    @classmethod
+    def load(cls, folder: str | Path, threads: int = 1) -> CnnModel:
+        import keras
+
+        folder = Path(folder)
+        card = read_card(folder)
+        network = keras.models.load_model(folder / card["network"], compile=False)
+        return cls(network, int(card["bins"]), str(card["fingerprint"]), tuple(card["tta"]))

@@ -1,0 +1,117 @@
+"""The KNN model: its descriptors, k, voting and reference rows, as a model folder.
+
+``model.json`` names the descriptors (one, or the groups of a combination with
+their scales and weights), k and the voting rule; ``reference.npz`` holds the
+training rows as searched (``x``) and their labels (``y``). The knn rule computes
+its validation and test probabilities through :meth:`KnnModel.proba_from_descriptors`,
+predict through :meth:`KnnModel.predict_proba`: the same search and votes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from deepfake import layout
+from deepfake.features import descriptor
+from deepfake.io import atomic_path, read_card, save_card
+from deepfake.knn import combine, knn_proba
+
+
+@dataclass
+class KnnModel:
+    """k nearest neighbours (L1) among the reference rows, on one descriptor or a
+    weighted combination of descriptor groups."""
+
+    descriptors: tuple[str, ...]
+    k: int
+    voting: str
+    reference: np.ndarray  # the training rows as searched
+    labels: np.ndarray
+    group_scales: tuple[float, ...] | None = None  # a combination's, else None
+    group_weights: tuple[float, ...] | None = None
+    threads: int = 1  # of the neighbour search (the result does not depend on it)
+
+    @classmethod
+    def fit(
+        cls,
+        descriptors: Sequence[str],
+        groups: Sequence[np.ndarray],
+        labels: np.ndarray,
+        k: int,
+        voting: str,
+        group_scales: Sequence[float] | None = None,
+        group_weights: Sequence[float] | None = None,
+        threads: int = 1,
+    ) -> KnnModel:
+        """The model whose reference rows are the training descriptors ``groups``."""
+        model = cls(
+            tuple(descriptors),
+            int(k),
+            str(voting),
+            np.empty(0),
+            np.asarray(labels),
+            None if group_scales is None else tuple(float(s) for s in group_scales),
+            None if group_weights is None else tuple(float(w) for w in group_weights),
+            threads,
+        )
+        model.reference = model.embed(groups)
+        return model
+
+    def describe(self, images: np.ndarray) -> list[np.ndarray]:
+        """The model's descriptors of ``images``, by the descriptor rules' functions."""
+        return [descriptor(name, images) for name in self.descriptors]
+
+    def embed(self, groups: Sequence[np.ndarray]) -> np.ndarray:
+        """The rows searched: the one descriptor as it is, or the groups side by side,
+        each scaled by its weight over its scale."""
+        if len(groups) != len(self.descriptors):
+            raise ValueError(f"{len(groups)} descriptor groups for {list(self.descriptors)}")
+        if self.group_scales is None:
+            return groups[0]
+        return combine(groups, self.group_scales, self.group_weights)
+
+    def proba_from_descriptors(self, groups: Sequence[np.ndarray]) -> np.ndarray:
+        """Probabilities (N, 5) of query rows given as their descriptor groups."""
+        return knn_proba(
+            self.reference, self.labels, self.embed(groups), self.k, self.voting, self.threads
+        )
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        return self.proba_from_descriptors(self.describe(images))
+
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        with atomic_path(folder / layout.REFERENCE) as tmp:
+            np.savez(tmp, x=self.reference, y=self.labels)
+        save_card(
+            folder,
+            "knn",
+            descriptors=list(self.descriptors),
+            k=self.k,
+            voting=self.voting,
+            group_scales=None if self.group_scales is None else list(self.group_scales),
+            group_weights=None if self.group_weights is None else list(self.group_weights),
+            reference=layout.REFERENCE,
+        )
+
+    @classmethod
+    def load(cls, folder: str | Path, threads: int = 1) -> KnnModel:
+        folder = Path(folder)
+        card = read_card(folder)
+        with np.load(folder / card["reference"], allow_pickle=False) as data:
+            reference, labels = data["x"], data["y"]
+        scales, weights = card["group_scales"], card["group_weights"]
+        return cls(
+            tuple(card["descriptors"]),
+            int(card["k"]),
+            str(card["voting"]),
+            reference,
+            labels,
+            None if scales is None else tuple(scales),
+            None if weights is None else tuple(weights),
+            threads,
+        )

@@ -1,0 +1,41 @@
+"""mixed_precision: auto picks bfloat16 exactly where the training device has bf16 units."""
+
+from __future__ import annotations
+
+import pytest
+
+from deepfake.backend import cpu_flags, has_bf16_units, resolve_precision
+
+AVX2 = {"sse4_2", "avx", "avx2", "fma"}  # an AMD EPYC (Zen 3): no bfloat16 units
+ZEN4 = AVX2 | {"avx512f", "avx512_bf16"}
+SAPPHIRE_RAPIDS = AVX2 | {"avx512f", "amx_tile", "amx_bf16"}
+
+
+@pytest.mark.parametrize(
+    ("flags", "gpu", "bf16"),
+    [
+        (AVX2, None, False),
+        (AVX2 | {"avx512f", "avx512_vnni"}, None, False),  # AVX-512 without its bf16 part
+        (ZEN4, None, True),
+        (SAPPHIRE_RAPIDS, None, True),
+        (AVX2, (8, 0), True),  # A100: the GPU trains, whatever the CPU
+        (AVX2, (9, 0), True),  # H100 / H200
+        (ZEN4, (7, 0), False),  # V100: no bf16 units on the device that trains
+    ],
+)
+def test_bf16_units_of_the_training_device(flags, gpu, bf16):
+    assert has_bf16_units(flags, gpu) is bf16
+
+
+def test_auto_resolves_on_this_machine_and_booleans_pass_through(tmp_path):
+    assert resolve_precision(True) is True and resolve_precision(False) is False
+    assert resolve_precision("auto") is has_bf16_units(cpu_flags(), None)  # no GPU here
+    with pytest.raises(ValueError, match="auto"):
+        resolve_precision("bf16")
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\nbugs\t\t: none\n")
+    assert cpu_flags(cpuinfo) == {"fpu", "avx2", "avx512_bf16"}
+    assert cpu_flags(tmp_path / "missing") == set()
