@@ -70,3 +70,16 @@ def test_gpu_environment_selects_the_jax_backend():
     assert any(
         canonicalize_name(r.name) == "jax" for r in pip_requirements(REPO / "envs" / "cnn-gpu.yaml")
     )
+
+
+def test_the_tests_run_the_jax_that_the_gpu_environment_installs():
+    dev = (REPO / "requirements-dev.txt").read_text().splitlines()
+    tested = [Requirement(line) for line in dev if line.startswith("jax")]
+    gpu = [r for r in pip_requirements(REPO / "envs" / "cnn-gpu.yaml") if r.name == "jax"]
+    assert len(tested) == len(gpu) == 1
+    assert tested[0].specifier == gpu[0].specifier
+
+
+def test_min_version_is_the_lowest_snakemake_requirements_allow():
+    lowest = next(s.version for s in pinned()["snakemake"].specifier if s.operator == ">=")
+    assert f'min_version("{lowest}")' in (REPO / "Snakefile").read_text()

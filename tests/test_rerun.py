@@ -67,6 +67,7 @@ def test_overlay_reruns_only_the_variants_it_changes(run):
             | dict.fromkeys(DOWNSTREAM),
         ),
         ("knn.py", {"knn": 2} | dict.fromkeys(DOWNSTREAM)),
+        ("ensemble.py", {"ensemble": 1} | dict.fromkeys(DOWNSTREAM)),
     ],
 )
 def test_editing_a_module_reruns_its_rules(run, module, expected):

@@ -1,0 +1,36 @@
+"""The README's main command on a fresh copy (config.yaml as shipped, the demo data),
+then predict with the default model (best): the validation images, predicted as new
+images, get the best model's validation probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, copy_workflow, snakemake
+
+pytestmark = pytest.mark.slow
+
+
+def test_main_command_then_predict_with_the_best_model(tmp_path):
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    workdir = copy_workflow(tmp_path / "wf", config)
+    snakemake(workdir)  # `snakemake --cores all`, on this machine's 2 cores
+    results = workdir / "results"
+    summary = pd.read_csv(results / "metrics" / "summary.csv")
+    best = f"{summary['model'][0]}/{summary['variant'][0]}"
+    assert len(summary) == 13 and (results / "submission.csv").is_file()
+
+    folder = results / "demo" / "validation"
+    snakemake(workdir, "predict", "--config", f"predict_dir={folder}")
+    table = pd.read_csv(results / "predictions.csv", dtype={"image_id": str})
+    with np.load(results / "arrays" / "validation.npz") as arrays:
+        names = [f"{i}.png" for i in arrays["ids"]]
+    table = table.set_index("image_id").loc[names]
+    assert table["model"].eq(best).all()
+    got = table[[f"proba_{c}" for c in range(5)]].to_numpy(np.float32)
+    expected = np.load(results / best / "val_proba.npy")
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    if best.startswith("knn/"):
+        np.testing.assert_array_equal(got, expected)
