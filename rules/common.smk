@@ -52,6 +52,7 @@ wildcard_constraints:
     descriptor=layout.WILDCARDS["descriptor"],
     model=layout.WILDCARDS["model"],
     variant=layout.WILDCARDS["variant"],
+    name=layout.WILDCARDS["name"],
     group=layout.WILDCARDS["group"],
 
 
@@ -147,6 +148,20 @@ def knn_inputs(wildcards):
         groups = [wildcards.features]
     return arrays | {
         f"{s}_features": [layout.features(g, s) for g in groups] for s in SPLITS
+    }
+
+
+def gbm_descriptors():
+    """gbm.descriptors as their output folders (hsv -> hsv<histogram_bins>)."""
+    return [descriptor_name(config, d) for d in config["gbm"]["descriptors"]]
+
+
+def gbm_inputs(wildcards):
+    """Labels and the descriptor files of each split, in gbm.descriptors order."""
+    arrays = {f"{s}_arrays": layout.arrays(s) for s in SPLITS}
+    return arrays | {
+        f"{s}_features": [layout.features(d, s) for d in gbm_descriptors()]
+        for s in SPLITS
     }
 
 

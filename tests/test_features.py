@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from deepfake.features import (
+    cooccurrence,
     descriptor,
     hsv_histograms,
     joint_hsv_histogram,
@@ -149,3 +150,23 @@ def test_lbp_of_flat_and_striped_images():
     bright_code = (1 << 1) | (1 << 5)  # above and below, same column
     np.testing.assert_allclose(hist[0, [dark_code, bright_code]], [0.5, 0.5], atol=0.01)
     np.testing.assert_allclose(hist.sum(), 1.0, rtol=1e-6)
+
+
+def test_cooccurrence_of_flat_ramp_and_checkerboard_images():
+    flat = cooccurrence(solid((7, 100, 250)))
+    assert flat.shape == (1, 150) and flat.dtype == np.float32
+    cells = flat.reshape(3, 2, 5, 5)
+    # every difference 0: all pairs in the centre cell (d, d) = (0, 0)
+    np.testing.assert_array_equal(cells[:, :, 2, 2], 1.0)
+    # a horizontal ramp of +1 per pixel: rightwards all (+1, +1), downwards all (0, 0)
+    ramp = np.tile(np.arange(100, dtype=np.uint8)[None, :, None], (100, 1, 3))[None]
+    cells = cooccurrence(ramp).reshape(3, 2, 5, 5)
+    np.testing.assert_array_equal(cells[:, 1, 3, 3], 1.0)
+    np.testing.assert_array_equal(cells[:, 0, 2, 2], 1.0)
+    # a checkerboard of 0/255: differences clipped to +-2, alternating signs
+    board = (np.indices((100, 100)).sum(0) % 2 * 255).astype(np.uint8)
+    cells = cooccurrence(np.repeat(board[None, :, :, None], 3, axis=3)).reshape(3, 2, 5, 5)
+    assert cells[:, :, 4, 0].sum() + cells[:, :, 0, 4].sum() == pytest.approx(6.0)
+    # each histogram sums to one, for real images too
+    assert np.allclose(cooccurrence(solid((1, 2, 3), n=2)).reshape(2, 6, 25).sum(-1), 1.0)
+    assert descriptor("cooc", ramp).shape == (1, 150)

@@ -181,3 +181,13 @@ def test_random_crops_refuse_a_window_larger_than_the_image():
     images = np.zeros((2, 40, 40, 3), np.uint8)
     with pytest.raises(ValueError, match="does not fit"):
         random_crops(images, np.random.default_rng(0), 48)
+
+
+def test_batches_are_prepared_by_keras_threads_not_a_tf_data_prefetch_thread(split):
+    """With one worker, tf.data prefetches in a thread of its own, and keras drops that
+    iterator at every epoch start while its thread waits for the GIL: 35 s lost at some
+    epochs' first batch. With two, keras' own thread pool prepares the batches."""
+    from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
+
+    adapter = PyDatasetAdapter(ArrayBatches(split, 32, seed=0), shuffle=False)
+    assert adapter.enqueuer is not None

@@ -39,3 +39,45 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\nbugs\t\t: none\n")
     assert cpu_flags(cpuinfo) == {"fpu", "avx2", "avx512_bf16"}
     assert cpu_flags(tmp_path / "missing") == set()
+
+
+FAULTS = """
+import ctypes, resource, sys
+from deepfake.backend import keep_freed_memory
+if sys.argv[1] == "keep":
+    assert keep_freed_memory()
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+block = 64 * 2**20  # over glibc's largest mmap threshold (32 MB), as TensorFlow allocates
+for i in range(12):
+    if i == 2:
+        start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    a = libc.malloc(block)
+    ctypes.memset(a, 1, block)  # touches every page
+    libc.free(a)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start)
+"""
+
+
+def test_kept_memory_is_not_faulted_in_again_at_every_step():
+    """A training step frees and allocates activations of tens of MB: by default each
+    allocation maps fresh pages (one fault per 4 KB page); kept, ten steps fault in next
+    to nothing."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    def faults(mode: str) -> int:
+        env = os.environ | {"PYTHONPATH": str(REPO / "scripts")}
+        done = subprocess.run(
+            [sys.executable, "-c", FAULTS, mode], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        return int(done.stdout.strip())
+
+    pages = 10 * 64 * 2**20 // 4096  # ten 64 MB blocks
+    assert faults("default") > pages * 0.9
+    assert faults("keep") < pages * 0.05

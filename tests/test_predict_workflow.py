@@ -1,11 +1,12 @@
 """Every model kind the workflow offers attributes new images through rule predict.
 
 A tiny run trains each descriptor's KNN (both votings among them), raw pixels, the
-combination, each CNN family, a CNN with the fingerprint input, one with test-time
-augmentation, one trained on random crops, and an ensemble with a KNN member. Then,
+combination, the gradient-boosted model, each CNN family, a CNN with the fingerprint
+input, one with test-time augmentation, one trained on random crops, and an ensemble
+with a KNN and a gbm member. Then,
 for every row of its summary, ``snakemake predict`` on the validation folder (the
-validation images as new images) gives back that model's ``val_proba.npy``: KNN
-bit for bit, CNN and ensemble within 1e-5.
+validation images as new images) gives back that model's ``val_proba.npy``: KNN and
+gbm bit for bit, CNN and ensemble within 1e-5.
 """
 
 from __future__ import annotations
@@ -40,10 +41,14 @@ def run(tmp_path_factory):
         "features": ["hsv", "pixels", "jointhsv", "spectrum", "lbp", "combo"],
         "combination": {"groups": ["hsv", "spectrum", "lbp"], "group_weights": [0, 1]},
     }
+    config["gbm"] = {"descriptors": ["hsv", "cooc"], "max_iter": 10}
     config["cnn"]["select_on_validation"] = False
     config["cnn"]["base"] |= TINY
     config["cnn"]["variants"] = VARIANTS
-    config["ensemble"] = {"name": "mixed", "members": ["cnn/paper", "knn/combo"]}
+    config["ensemble"] = {
+        "name": "mixed",
+        "members": ["cnn/paper", "knn/combo", "gbm/fingerprints"],
+    }
     workdir = copy_workflow(tmp_path_factory.mktemp("predict_all"), config)
     snakemake(workdir)
     return workdir
@@ -57,7 +62,7 @@ def summary_rows(run) -> list[str]:
 def test_the_run_offers_every_model_kind(run):
     rows = summary_rows(run)
     expected = {f"knn/{f}" for f in ("hsv16", "pixels", "jointhsv", "spectrum", "lbp", "combo")}
-    expected |= {f"cnn/{v}" for v in VARIANTS} | {"ensemble/mixed"}
+    expected |= {f"cnn/{v}" for v in VARIANTS} | {"gbm/fingerprints", "ensemble/mixed"}
     assert set(rows) == expected
     votings = {
         json.loads((run / "results" / m / "model.json").read_text())["voting"]
@@ -85,7 +90,7 @@ def test_predict_gives_back_every_models_validation_probabilities(run):
         assert table["model"].eq(model).all()
         got = table[probas].to_numpy(np.float32)
         expected = np.load(run / "results" / model / "val_proba.npy")
-        if model.startswith("knn/"):
+        if model.startswith(("knn/", "gbm/")):
             np.testing.assert_array_equal(got, expected, err_msg=model)
         else:
             np.testing.assert_allclose(got, expected, atol=1e-5, err_msg=model)

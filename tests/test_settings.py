@@ -72,6 +72,8 @@ def test_vocabularies_are_the_schemas_enums():
     assert tuple(knn["features"]["items"]["enum"]) == KNN_FEATURES
     groups = knn["combination"]["properties"]["groups"]["items"]["enum"]
     assert tuple(groups) == ("hsv", *FILE_DESCRIPTORS)
+    gbm = SCHEMA["properties"]["gbm"]["properties"]["descriptors"]["items"]["enum"]
+    assert tuple(gbm) == ("hsv", *FILE_DESCRIPTORS)
     assert tuple(DESCRIPTORS) == FILE_DESCRIPTORS
     assert set(FINGERPRINTS) - {"none"} <= set(FILE_DESCRIPTORS)
     members = SCHEMA["properties"]["ensemble"]["properties"]["members"]["items"]["pattern"]
@@ -92,12 +94,13 @@ def test_wildcard_constraints_accept_exactly_the_vocabularies():
         assert accepts("descriptor", name)
     for name in ["pixels", "combo", "hsv"]:
         assert not accepts("descriptor", name)
-    assert [f for f in ["knn", "cnn", "ensemble", "svm"] if accepts("model", f)] == list(FAMILIES)
+    candidates = ["knn", "gbm", "cnn", "ensemble", "svm"]
+    assert [f for f in candidates if accepts("model", f)] == list(FAMILIES)
     assert accepts("set", "train_aug") and not accepts("split", "train_aug")
     # the Snakefile takes every constraint from that table
     common = (REPO / "rules" / "common.smk").read_text()
     block = common[common.index("wildcard_constraints:") :].split("\n\n")[0]
-    for name in ["split", "set", "features", "descriptor", "model", "variant", "group"]:
+    for name in ["split", "set", "features", "descriptor", "model", "variant", "name", "group"]:
         assert f'{name}=layout.WILDCARDS["{name}"]' in block
 
 

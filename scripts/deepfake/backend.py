@@ -13,6 +13,7 @@ The mixed precision policy is applied per model build with
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import sys
@@ -22,6 +23,29 @@ from contextlib import contextmanager
 log = logging.getLogger(__name__)
 
 MIXED_POLICY = "mixed_bfloat16"
+# glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -1, -4, -8
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc's malloc keep the memory a training step frees, for the next step.
+
+    By default glibc maps every block over 32 MB (an activation tensor of a batch)
+    fresh from the kernel and returns it when freed, so each step faults every page
+    of its activations in again: a third of a 2-core CPU's time went to the kernel
+    (page faults) in config.fast.yaml's training. No mmap'd blocks, no trimming and
+    one arena keep the pages: the same training (the same bits) at 321 instead of 234
+    images/s. Linux with glibc only; elsewhere nothing changes. Returns whether set.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return all(
+        mallopt(option, value) == 1
+        for option, value in ((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, 1 << 30), (M_ARENA_MAX, 1))
+    )
 
 
 def _append_flag(var: str, flag: str) -> None:
@@ -43,6 +67,8 @@ def configure(
         result); on the CPU this costs nothing measurable, on GPUs a little.
     backend: ``KERAS_BACKEND`` to use (None: the environment's, default
         tensorflow). Ignored, with a warning, when keras is already imported.
+    Also :func:`keep_freed_memory`, before the framework allocates anything.
+
     jit_compile: the models will be compiled with XLA. TensorFlow refuses XLA
         while its op determinism is on, so on TensorFlow this leaves op
         determinism off: an XLA program on the CPU is deterministic by itself
@@ -54,6 +80,7 @@ def configure(
             log.warning("keras already imported; cannot switch its backend to %s", backend)
         else:
             os.environ["KERAS_BACKEND"] = backend
+    allocator = keep_freed_memory()
     # Keep TensorFlow's C++ INFO lines (oneDNN notices, CPU feature guard) out of logs.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     if threads is not None:
@@ -101,12 +128,13 @@ def configure(
         if deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
     log.info(
-        "keras %s, backend %s, threads %s, deterministic %s%s",
+        "keras %s, backend %s, threads %s, deterministic %s%s%s",
         keras.__version__,
         name,
         threads if threads is not None else "default",
         deterministic,
         ", XLA" if jit_compile else "",
+        ", freed memory kept" if allocator else "",
     )
     return name
 

@@ -57,10 +57,16 @@ def knn_feature_sets(config: Mapping) -> list[str]:
     return [descriptor_name(config, f) for f in config["knn"]["features"]]
 
 
+def gbm_models(config: Mapping) -> list[str]:
+    """The gradient-boosted model, when ``gbm.descriptors`` names any."""
+    gbm = config.get("gbm") or {}
+    return [f"gbm/{gbm.get('name', 'fingerprints')}"] if gbm.get("descriptors") else []
+
+
 def trained_models(config: Mapping) -> list[str]:
     """Every trained model, as the results/ sub-folder holding its predictions."""
     knn = [f"knn/{f}" for f in knn_feature_sets(config)]
-    return knn + [f"cnn/{v}" for v in trained_variants(config)]
+    return knn + gbm_models(config) + [f"cnn/{v}" for v in trained_variants(config)]
 
 
 def ensemble_members(config: Mapping) -> list[str]:
@@ -108,7 +114,7 @@ def check_predict_model(config: Mapping) -> None:
     kind = "family" if wanted in FAMILIES else "model"
     raise ValueError(
         f"config predict_model: {wanted!r} is no {kind} of this run; trained: {run} "
-        "(or best, or a family: knn, cnn, ensemble)"
+        f"(or best, or a family: {', '.join(FAMILIES)})"
     )
 
 
@@ -126,11 +132,11 @@ def choose_model(summary_csv: str | os.PathLike, wanted: str) -> str:
 
 
 def check_has_model(config: Mapping) -> None:
-    """Refuse a config that trains nothing (no KNN descriptor and no CNN variant)."""
-    if not config["knn"]["features"] and not trained_variants(config):
+    """Refuse a config that trains nothing (no KNN descriptor, no gbm, no CNN variant)."""
+    if not trained_models(config):
         raise ValueError(
-            "the config trains no model: knn.features is empty and no CNN variant is "
-            "trained (cnn.variants / cnn.train); set at least one of them"
+            "the config trains no model: knn.features and gbm.descriptors are empty and no "
+            "CNN variant is trained (cnn.variants / cnn.train); set at least one of them"
         )
 
 

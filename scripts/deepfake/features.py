@@ -165,12 +165,48 @@ def lbp_histogram(images: np.ndarray, chunk: int = 1024) -> np.ndarray:
     return out
 
 
+COOC_TRUNCATION = 2
+
+
+def cooccurrence(
+    images: np.ndarray, truncation: int = COOC_TRUNCATION, chunk: int = 1024
+) -> np.ndarray:
+    """Co-occurrence of neighbouring pixel differences (the "SPAM" features of
+    steganalysis): per colour channel and direction (down, right), the joint histogram
+    of two successive differences ``d(i) = x(i+1) - x(i)``, each clipped to [-T, T].
+
+    The differences are the image's high-pass content, where up-sampling and noise
+    patterns live; their pairs see how a generator correlates neighbouring pixels.
+    (2T+1)**2 cells per histogram, summing to 1; returns float32
+    (N, 3 * 2 * (2T+1)**2): 150 values at T = 2, channels R, G, B, each down then right.
+    """
+    _check_images(images)
+    n_levels = 2 * truncation + 1
+    cells = n_levels**2
+    out = np.empty((len(images), 3, 2, cells), dtype=np.float32)
+    for start in range(0, len(images), chunk):
+        x = images[start : start + chunk].astype(np.int16)
+        m = len(x)
+        offsets = (np.arange(m, dtype=np.int64) * cells)[:, None]
+        for direction, axis in enumerate((1, 2)):
+            d = np.clip(np.diff(x, axis=axis), -truncation, truncation) + truncation
+            first = d[:, :-1] if axis == 1 else d[:, :, :-1]
+            second = d[:, 1:] if axis == 1 else d[:, :, 1:]
+            pairs = (first * n_levels + second).astype(np.int64)
+            for channel in range(3):
+                codes = pairs[..., channel].reshape(m, -1) + offsets
+                counts = np.bincount(codes.ravel(), minlength=m * cells).reshape(m, cells)
+                out[start : start + m, channel, direction] = counts / codes.shape[1]
+    return out.reshape(len(images), -1)
+
+
 # File-level descriptors (results/features/<name>/<set>.npy) other than hsv<bins>, in
 # the order of deepfake.settings.FILE_DESCRIPTORS.
 DESCRIPTORS = {
     "jointhsv": hellinger_joint_hsv,
     "spectrum": spectrum_fingerprint,
     "lbp": lbp_histogram,
+    "cooc": cooccurrence,
 }
 assert tuple(DESCRIPTORS) == FILE_DESCRIPTORS
 

@@ -35,6 +35,7 @@ from deepfake.settings import TTA_TRANSFORMS, TrainSettings
 
 INPUTS = ("image", "hist", "freq")  # every model input a split may carry
 PREDICT_BATCH = 256
+FEEDER_THREADS = 2
 
 
 def inputs(split: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -164,7 +165,13 @@ class ArrayBatches(keras.utils.PyDataset):
     ):
         """``crop_epochs``: the epochs (from the first) whose batches are cropped
         when ``crop`` > 0; None: every epoch."""
-        super().__init__(workers=1, use_multiprocessing=False)
+        # Two worker threads: keras then prepares the batches in its own thread pool,
+        # and TensorFlow's tf.data pipeline runs without a prefetch thread. With one
+        # worker, tf.data prefetches in a thread of its own, and keras drops that
+        # iterator at every epoch start while its thread waits for the GIL inside this
+        # Python code: the first batch of an epoch then took 35-45 s (9 of 30 epochs of
+        # config.fast.yaml's run on 2 cores, a fifth of its training time).
+        super().__init__(workers=FEEDER_THREADS, use_multiprocessing=False)
         self.x = {"image": np.ascontiguousarray(split["image"], dtype=np.uint8)}
         for name in INPUTS[1:]:
             if name in split:
@@ -179,8 +186,7 @@ class ArrayBatches(keras.utils.PyDataset):
         if min(self.shift, self.crop) < 0 or self.mixup_alpha < 0 or self.cutmix_alpha < 0:
             raise ValueError("shift, crop, mixup_alpha and cutmix_alpha must be >= 0")
         self.epoch = 0
-        self._order_epoch: int | None = None
-        self._order = np.arange(len(self.label))
+        self._order: tuple[int | None, np.ndarray] = (None, np.arange(len(self.label)))
 
     @classmethod
     def from_settings(cls, split: Mapping[str, np.ndarray], s: TrainSettings) -> ArrayBatches:
@@ -215,11 +221,12 @@ class ArrayBatches(keras.utils.PyDataset):
         return self.flip or self.shift > 0 or self.crop_size(epoch) > 0 or mixes
 
     def order(self, epoch: int) -> np.ndarray:
-        if self._order_epoch != epoch:
-            rng = np.random.default_rng([self.seed, epoch])
-            self._order = rng.permutation(len(self.label))
-            self._order_epoch = epoch
-        return self._order
+        """The epoch's permutation of the images (cached; safe from several threads)."""
+        cached = self._order  # one (epoch, order) pair, replaced as a whole
+        if cached[0] != epoch:
+            cached = (epoch, np.random.default_rng([self.seed, epoch]).permutation(len(self.label)))
+            self._order = cached
+        return cached[1]
 
     def batch(self, epoch: int, index: int) -> tuple[dict, np.ndarray]:
         """Batch ``index`` of ``epoch``: (inputs, one-hot float32 labels)."""

@@ -28,11 +28,17 @@ REPORT = "report.csv"  # per-class precision, recall, F1
 CONFUSION = "confusion.png"
 GRID = "grid.csv"  # knn: the (k, voting) grid or the combination's cross-validation
 REFERENCE = "reference.npz"  # knn: the training rows as searched, and their labels
+ESTIMATOR = "model.joblib"  # gbm: the fitted scikit-learn estimator
 NETWORK = "model.keras"  # cnn
 HISTORY = "history.csv"  # cnn: one row per epoch
 TENSORBOARD = "tensorboard"  # cnn: a folder
 # Files inference reads, by family (an ensemble's members add their own).
-INFERENCE_FILES = {"knn": (CARD, REFERENCE), "cnn": (CARD, NETWORK), "ensemble": (CARD,)}
+INFERENCE_FILES = {
+    "knn": (CARD, REFERENCE),
+    "gbm": (CARD, ESTIMATOR),
+    "cnn": (CARD, NETWORK),
+    "ensemble": (CARD,),
+}
 
 
 def arrays(set_name: str, root: str | Path = RESULTS) -> str:
@@ -108,5 +114,6 @@ WILDCARDS = {
     "descriptor": _alternatives([r"hsv\d+", *FILE_DESCRIPTORS]),
     "model": _alternatives(FAMILIES),
     "variant": r"[A-Za-z0-9_]+",
+    "name": r"[A-Za-z0-9_]+",
     "group": r"[a-z_]+",
 }

@@ -9,6 +9,7 @@ and rule predict uses nothing else, so there is no second copy of a descriptor,
 an input or a vote to drift.
 
 - ``knn``: :class:`deepfake.knn_model.KnnModel`;
+- ``gbm``: :class:`deepfake.gbm_model.GbmModel`;
 - ``cnn``: :class:`deepfake.cnn_model.CnnModel`;
 - ``ensemble``: :class:`deepfake.ensemble.EnsembleModel`, its members being sibling
   model folders of the same results tree.
@@ -24,12 +25,16 @@ from deepfake.io import read_card
 
 
 def load(folder: str | Path, threads: int = 1):
-    """The model saved in ``folder``: a KnnModel, CnnModel or EnsembleModel."""
+    """The model saved in ``folder``: a KnnModel, GbmModel, CnnModel or EnsembleModel."""
     kind = read_card(folder)["kind"]
     if kind == "knn":
         from deepfake.knn_model import KnnModel
 
         return KnnModel.load(folder, threads)
+    if kind == "gbm":
+        from deepfake.gbm_model import GbmModel
+
+        return GbmModel.load(folder, threads)
     if kind == "cnn":
         from deepfake.cnn_model import CnnModel
 

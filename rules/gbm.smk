@@ -1,0 +1,34 @@
+rule gbm:
+    """Gradient-boosted trees on the hand-made descriptors side by side: the model folder
+    and its validation and test probabilities."""
+    input:
+        unpack(gbm_inputs),
+        code=code("gbm.py"),
+    output:
+        card=layout.model_file("gbm/{name}", layout.CARD),
+        estimator=layout.model_file("gbm/{name}", layout.ESTIMATOR),
+        val_proba=layout.model_file("gbm/{name}", layout.VAL_PROBA),
+        test_proba=layout.model_file("gbm/{name}", layout.TEST_PROBA),
+        metrics=layout.model_file("gbm/{name}", layout.METRICS),
+    log:
+        "logs/gbm/{name}.log",
+    benchmark:
+        "benchmarks/gbm/{name}.tsv"
+    conda:
+        "../envs/knn.yaml"
+    threads: 2
+    resources:
+        mem_mb=lambda w, input: 2000 + 4 * input.size_mb,
+        runtime=60,
+    params:
+        name="{name}",
+        descriptors=gbm_descriptors(),
+        gbm=normalised(
+            {
+                k: v
+                for k, v in config["gbm"].items()
+                if k not in ("name", "descriptors")
+            }
+        ),
+    script:
+        "../scripts/gbm.py"
