@@ -18,6 +18,7 @@ include: "rules/predict.smk"
 
 
 rule all:
+    """The whole run: every model, the summary, the submission and the figures."""
     default_target: True
     input:
         final_outputs(),

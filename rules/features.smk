@@ -1,5 +1,5 @@
 rule descriptors:
-    """One descriptor of one set: HSV histograms (hsv<bins>), jointhsv, spectrum or lbp."""
+    """One descriptor of one set: hsv<bins> (HSV histograms), jointhsv, spectrum, lbp or cooc."""
     input:
         layout.arrays("{set}"),
         code=code("descriptors.py"),
