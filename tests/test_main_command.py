@@ -19,8 +19,12 @@ def test_main_command_then_predict_with_the_best_model(tmp_path):
     snakemake(workdir)  # `snakemake --cores all`, on this machine's 2 cores
     results = workdir / "results"
     summary = pd.read_csv(results / "metrics" / "summary.csv")
-    best = f"{summary['model'][0]}/{summary['variant'][0]}"
-    assert len(summary) == 13 and (results / "submission.csv").is_file()
+    rows = [f"{m}/{v}" for m, v in zip(summary["model"], summary["variant"], strict=True)]
+    trained = sorted(str(p.parent.relative_to(results)) for p in results.glob("*/*/metrics.json"))
+    assert sorted(rows) == trained  # one row per trained model, no other
+    assert {row.split("/")[0] for row in rows} == {"knn", "gbm", "cnn", "ensemble"}
+    assert (results / "submission.csv").is_file()
+    best = rows[0]
 
     folder = results / "demo" / "validation"
     snakemake(workdir, "predict", "--config", f"predict_dir={folder}")
