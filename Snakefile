@@ -17,6 +17,9 @@ include: "rules/report.smk"
 include: "rules/predict.smk"
 
 
+report: report_text()
+
+
 rule all:
     """The whole run: every model, the summary, the submission and the figures."""
     default_target: True

@@ -123,10 +123,23 @@ def run_models():
     return models(config)
 
 
+def configfiles():
+    """config.yaml and the overlays given with --configfile, as the report lists them."""
+    overlays = [os.path.relpath(f) for f in workflow.overwrite_configfiles]
+    return ["config.yaml", *[f for f in overlays if f != "config.yaml"]]
+
+
+def report_text():
+    """The report's landing page: the run's own once written, else a placeholder."""
+    page = layout.report_page()
+    return page if os.path.exists(page) else "report/workflow.rst"
+
+
 def final_outputs():
     hist = descriptor_name(config, "hsv")
     return [
         layout.summary(),
+        layout.report_page(),
         layout.submission(),
         layout.duplicates(),
         *figures(),
@@ -183,6 +196,7 @@ def figures():
         *files_of(run_models(), layout.CONFUSION),
         *[layout.figure(f"curves_{group}.png") for group in ablation_groups()],
         layout.figure("confusion_best.png"),
+        layout.figure("class_recall.png"),
         layout.figure("class_histograms.png"),
         layout.figure("samples.png"),
     ]

@@ -28,11 +28,7 @@ checkpoint summary:
         reports=files_of(run_models(), layout.REPORT),
         code=code("summary.py"),
     output:
-        report(
-            layout.summary(),
-            caption="../report/summary.rst",
-            category="Summary",
-        ),
+        layout.summary(),
     log:
         "logs/summary.log",
     conda:
@@ -144,3 +140,48 @@ rule sample_grid:
         "../envs/knn.yaml"
     script:
         "../scripts/plot_samples.py"
+
+
+rule class_recall:
+    """The recall of every class for every model, in one figure."""
+    input:
+        summary=layout.summary(),
+        code=code("plot_class_recall.py"),
+    output:
+        report(
+            layout.figure("class_recall.png"),
+            caption="../report/class_recall.rst",
+            category="Summary",
+        ),
+    log:
+        "logs/figures/class_recall.log",
+    conda:
+        "../envs/knn.yaml"
+    script:
+        "../scripts/plot_class_recall.py"
+
+
+rule report_page:
+    """The report's landing page (what ran, the summary table, a card per model)."""
+    input:
+        summary=layout.summary(),
+        metrics=files_of(run_models(), layout.METRICS),
+        submission=layout.submission(),
+        code=code("report_page.py"),
+    output:
+        page=layout.report_page(),
+        summary=report(
+            layout.report_file("summary.html"),
+            caption="../report/summary.rst",
+            category="Summary",
+        ),
+    log:
+        "logs/report_page.log",
+    conda:
+        "../envs/knn.yaml"
+    params:
+        data_dir=config["data_dir"],
+        demo=config["data_dir"] == "demo",
+        configfiles=configfiles(),
+    script:
+        "../scripts/report_page.py"

@@ -84,6 +84,15 @@ def figure(name: str, root: str | Path = RESULTS) -> str:
     return f"{root}/figures/{name}"
 
 
+def report_page(root: str | Path = RESULTS) -> str:
+    """The landing page of ``snakemake --report`` (reStructuredText)."""
+    return report_file("workflow.rst", root)
+
+
+def report_file(name: str, root: str | Path = RESULTS) -> str:
+    return f"{root}/report/{name}"
+
+
 def submission(root: str | Path = RESULTS) -> str:
     return f"{root}/submission.csv"
 

@@ -110,3 +110,19 @@ def sample_grid(images: np.ndarray, labels: np.ndarray, per_class: int = 8) -> p
                 ax.imshow(images[index])
         row[0].set_title(CLASS_NAMES[c], loc="left", fontsize=9)
     return fig
+
+
+def class_recall(summary: pd.DataFrame) -> plt.Figure:
+    """Recall of each class (columns) for each model (rows, best first), as a heat map."""
+    names = [f"{m}/{v}" for m, v in zip(summary["model"], summary["variant"], strict=True)]
+    recall = summary[[f"recall_{c}" for c in range(N_CLASSES)]].to_numpy(float)
+    fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.32 * len(names)), constrained_layout=True)
+    image = ax.imshow(recall, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+    fig.colorbar(image, ax=ax, label="recall")
+    ax.set(xticks=range(N_CLASSES), xticklabels=CLASS_NAMES, yticks=range(len(names)),
+           yticklabels=[f"{n} ({a:.3f})" for n, a in zip(names, summary["val_accuracy"],
+                                                         strict=True)],
+           title="recall per class on validation (model, accuracy)")  # fmt: skip
+    for (i, j), value in np.ndenumerate(recall):
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8)
+    return fig
