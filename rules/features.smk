@@ -1,5 +1,5 @@
 rule descriptors:
-    """One descriptor of one set: hsv<bins> (HSV histograms), jointhsv, spectrum, lbp or cooc."""
+    """One descriptor of one set: hsv<bins> (HSV histograms), jointhsv, spectrum, lbp, cooc or crosscooc."""
     input:
         layout.arrays("{set}"),
         code=code("descriptors.py"),

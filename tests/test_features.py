@@ -9,6 +9,7 @@ import pytest
 
 from deepfake.features import (
     cooccurrence,
+    cross_cooccurrence,
     descriptor,
     hsv_histograms,
     joint_hsv_histogram,
@@ -170,3 +171,21 @@ def test_cooccurrence_of_flat_ramp_and_checkerboard_images():
     # each histogram sums to one, for real images too
     assert np.allclose(cooccurrence(solid((1, 2, 3), n=2)).reshape(2, 6, 25).sum(-1), 1.0)
     assert descriptor("cooc", ramp).shape == (1, 150)
+
+
+def test_cross_cooccurrence_pairs_the_channels_differences_at_each_pixel():
+    # rightwards: R rises by 1 per pixel, G by 2, B stays
+    x = np.arange(100)
+    ramp = np.stack([x, 2 * x, np.zeros_like(x)], -1).astype(np.uint8)
+    cells = cross_cooccurrence(np.tile(ramp[None, None], (1, 100, 1, 1))).reshape(2, 3, 5, 5)
+    assert cells.dtype == np.float32
+    centre, r, g = 2, 2 + 1, 2 + 2  # the cells of differences 0, +1 (R) and +2 (G)
+    assert cells[1, 0, r, g] == 1.0  # right, R-G: (+1, +2)
+    assert cells[1, 1, g, centre] == 1.0  # right, G-B: (+2, 0)
+    assert cells[1, 2, r, centre] == 1.0  # right, R-B: (+1, 0)
+    np.testing.assert_array_equal(cells[0, :, centre, centre], 1.0)  # down: nothing changes
+    # a grey image's channels change together: all mass on the diagonal
+    grey = np.repeat(np.random.default_rng(0).integers(0, 256, (2, 100, 100, 1)), 3, -1)
+    cells = cross_cooccurrence(grey.astype(np.uint8)).reshape(2, 2, 3, 5, 5)
+    np.testing.assert_allclose(np.trace(cells, axis1=-2, axis2=-1), 1.0, rtol=1e-6)
+    assert descriptor("crosscooc", ramp[None].repeat(100, 0)[None]).shape == (1, 150)

@@ -200,6 +200,37 @@ def cooccurrence(
     return out.reshape(len(images), -1)
 
 
+def cross_cooccurrence(
+    images: np.ndarray, truncation: int = COOC_TRUNCATION, chunk: int = 1024
+) -> np.ndarray:
+    """Co-occurrence of neighbouring pixel differences across colour channels: per
+    direction (down, right) and channel pair (R-G, G-B, R-B), the joint histogram of the
+    two channels' differences ``d(i) = x(i+1) - x(i)`` at the same pixel, each clipped
+    to [-T, T].
+
+    Where ``cooccurrence`` sees how a generator correlates neighbouring pixels within a
+    channel, this sees how it correlates the channels (demosaicing, colour up-sampling).
+    (2T+1)**2 cells per histogram, summing to 1; returns float32
+    (N, 2 * 3 * (2T+1)**2): 150 values at T = 2, down then right, each R-G, G-B, R-B.
+    """
+    _check_images(images)
+    n_levels = 2 * truncation + 1
+    cells = n_levels**2
+    out = np.empty((len(images), 2, 3, cells), dtype=np.float32)
+    for start in range(0, len(images), chunk):
+        x = images[start : start + chunk].astype(np.int16)
+        m = len(x)
+        offsets = (np.arange(m, dtype=np.int64) * cells)[:, None]
+        for direction, axis in enumerate((1, 2)):
+            d = np.clip(np.diff(x, axis=axis), -truncation, truncation) + truncation
+            for index, (a, b) in enumerate(((0, 1), (1, 2), (0, 2))):
+                codes = (d[..., a] * n_levels + d[..., b]).reshape(m, -1).astype(np.int64)
+                codes += offsets
+                counts = np.bincount(codes.ravel(), minlength=m * cells).reshape(m, cells)
+                out[start : start + m, direction, index] = counts / codes.shape[1]
+    return out.reshape(len(images), -1)
+
+
 # File-level descriptors (results/features/<name>/<set>.npy) other than hsv<bins>, in
 # the order of deepfake.settings.FILE_DESCRIPTORS.
 DESCRIPTORS = {
@@ -207,6 +238,7 @@ DESCRIPTORS = {
     "spectrum": spectrum_fingerprint,
     "lbp": lbp_histogram,
     "cooc": cooccurrence,
+    "crosscooc": cross_cooccurrence,
 }
 assert tuple(DESCRIPTORS) == FILE_DESCRIPTORS
 

@@ -34,7 +34,7 @@ TTA_TRANSFORMS = ("hflip", "vflip")
 PRECISION_AUTO = "auto"
 
 # File-level descriptors (results/features/<name>/<set>.npy) besides hsv<bins>.
-FILE_DESCRIPTORS = ("jointhsv", "spectrum", "lbp", "cooc")
+FILE_DESCRIPTORS = ("jointhsv", "spectrum", "lbp", "cooc", "crosscooc")
 # Descriptors as configured in knn.features: hsv (histogram_bins per channel), pixels,
 # the file-level ones, and combo (the weighted combination of knn.combination.groups).
 KNN_FEATURES = ("hsv", "pixels", *FILE_DESCRIPTORS, "combo")
