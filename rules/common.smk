@@ -123,12 +123,6 @@ def run_models():
     return models(config)
 
 
-def configfiles():
-    """config.yaml and the overlays given with --configfile, as the report lists them."""
-    overlays = [os.path.relpath(f) for f in workflow.overwrite_configfiles]
-    return ["config.yaml", *[f for f in overlays if f != "config.yaml"]]
-
-
 def report_text():
     """The report's landing page: the run's own once written, else a placeholder."""
     page = layout.report_page()

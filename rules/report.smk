@@ -182,6 +182,5 @@ rule report_page:
     params:
         data_dir=config["data_dir"],
         demo=config["data_dir"] == "demo",
-        configfiles=configfiles(),
     script:
         "../scripts/report_page.py"

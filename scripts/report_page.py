@@ -22,7 +22,6 @@ def main(smk):
     info = {
         "data_dir": smk.params.data_dir,
         "demo": smk.params.demo,
-        "configfiles": list(smk.params.configfiles),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "versions": versions() | {"snakemake": snakemake_package.__version__},
         "n_test": n_test,

@@ -14,7 +14,7 @@ from conftest import copy_workflow, load_config, planned_rules, snakemake
 pytestmark = pytest.mark.slow
 
 VARIANTS = ["baseline", "bins8", "bins24", "cosine", "dropout03", "flatten"]
-DOWNSTREAM = {"evaluate", "summary", "submission", "best_confusions"}
+DOWNSTREAM = {"evaluate", "summary", "submission", "best_confusions", "class_recall", "report_page"}
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_editing_one_variant_reruns_that_variant_only(cnn_run):
     planned = planned_after(cnn_run, edit)
     assert planned == {
         "train_cnn": 1, "evaluate": 2, "learning_curves": 1, "ensemble": 1,
-        "summary": 1, "submission": 1, "best_confusions": 1,
+        "summary": 1, "submission": 1, "best_confusions": 1, "class_recall": 1, "report_page": 1,
     }  # fmt: skip
 
 
@@ -156,7 +156,7 @@ RERUNS = {
     "cnn.environment": (lambda c: c["cnn"].update(environment="gpu"), {}),
     "knn.features": (  # dropping a feature set only re-summarises
         lambda c: c["knn"].update(features=["hsv"]),
-        {"summary": 1, "submission": 1, "best_confusions": 1},
+        {"summary": 1, "submission": 1, "best_confusions": 1, "class_recall": 1, "report_page": 1},
     ),
     "ensemble.members": (  # an explicit member list: only the ensemble and its scores
         lambda c: c.update(ensemble={"members": ["cnn/baseline", "knn/hsv16"]}),

@@ -77,6 +77,9 @@ def test_the_report_opens_without_errors_and_shows_the_summary_and_cards(report,
         assert app.count(f"{model}/{variant}") >= 2  # and its card
     assert "synthetic demo set" in app  # the warning
     assert "Model cards" in app and "weakest class" in app
+    # the configuration, filled in by Snakemake when it built the report
+    config = app[app.index("Configuration") :]
+    assert "histogram_bins" in config and '"n_train": 100' in config
 
 
 def embedded_results(page) -> dict:
@@ -107,7 +110,7 @@ def test_a_screenshot_is_written_for_people_to_look_at(report, tmp_path):
     shot.unlink(missing_ok=True)
     done = browse(
         report / "results" / "report.html", tmp_path, f"--screenshot={shot}",
-        "--window-size=1400,1600",
+        "--window-size=1400,3600",  # the whole landing page
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000

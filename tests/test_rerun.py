@@ -14,7 +14,7 @@ from conftest import copy_workflow, load_config, planned_rules, snakemake
 
 pytestmark = pytest.mark.slow
 
-DOWNSTREAM = {"evaluate", "summary", "submission", "best_confusions"}
+DOWNSTREAM = {"evaluate", "summary", "submission", "best_confusions", "class_recall", "report_page"}
 
 
 @pytest.fixture(scope="module")

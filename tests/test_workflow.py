@@ -14,7 +14,8 @@ from deepfake.split import stratified_layout
 
 pytestmark = pytest.mark.slow
 
-SPINE = {"knn", "evaluate", "summary", "submission", "best_confusions"}
+REPORT = {"class_recall", "report_page"}  # they follow the summary
+SPINE = {"knn", "evaluate", "summary", "submission", "best_confusions"} | REPORT
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,22 @@ DEMO_WARNING = (
 )
 
 
+# The merged configuration, as Snakemake renders the page for ``snakemake --report`` (the
+# config given to that command: pass it the run's --configfile overlays too). Written at
+# report time, not as a rule parameter, so that a config edit does not rerun the page.
+CONFIGURATION = [
+    "Configuration",
+    "-------------",
+    "",
+    "The merged configuration given to ``snakemake --report`` (config.yaml, then the",
+    "overlays given with ``--configfile``), key by key:",
+    "",
+    "{% for key, value in snakemake.config.items() %}",
+    "- ``{{ key }}``: ``{{ value | tojson }}``",
+    "{% endfor %}",
+]
+
+
 def protocol_of(metrics: Mapping) -> str:
     """How a model's choices relate to the validation split, in a few words."""
     family = metrics["model"]
@@ -115,8 +131,9 @@ def landing_page(
     metrics: Mapping[str, Mapping],
     run: Mapping,
 ) -> str:
-    """The report's landing page: ``run`` holds data_dir, demo, configfiles, date,
-    versions, n_test; ``metrics`` each model's metrics.json by name."""
+    """The report's landing page: ``run`` holds data_dir, demo, date, versions, n_test;
+    ``metrics`` each model's metrics.json by name. Its last section is the configuration,
+    which Snakemake fills in (Jinja) when it builds the report."""
     best = summary.iloc[0]
     protocols = sorted({m.get("protocol") for m in metrics.values() if m["model"] == "cnn"})
     lines = [
@@ -130,7 +147,7 @@ def landing_page(
     lines += [
         f"- **data** ``{run['data_dir']}``: {trained.get('n_train', '?')} training, "
         f"{trained.get('n_val', '?')} validation and {run['n_test']} test images",
-        "- **config** " + " + ".join(f"``{c}``" for c in run["configfiles"]),
+        "- **config** ``config.yaml`` and its overlays, in full at the end of this page",
         "- **CNN protocol** " + (", ".join(p for p in protocols if p) or "no CNN trained"),
         f"- **best model** ``{best['model']}/{best['variant']}``: validation accuracy "
         f"{float(best['val_accuracy']):.3f} (it makes the submission)",
@@ -149,4 +166,4 @@ def landing_page(
     ]
     for _, row in summary.iterrows():
         lines += model_card(row, metrics[f"{row['model']}/{row['variant']}"], run["demo"])
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + CONFIGURATION) + "\n"
