@@ -4,6 +4,7 @@ validation scored once), saved as a model folder, with its validation and test
 probabilities computed through the saved model."""
 
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,7 @@ def fit(smk, train_g, train_y, val_g, val_y) -> tuple[KnnModel, object, dict]:
 def main(smk):
     (train_g, train_y), (val_g, val_y), (test_g, _) = (load(smk, s) for s in SPLITS)
     features = smk.wildcards.features
+    start = time.perf_counter()
     model, grid, choice = fit(smk, train_g, train_y, val_g, val_y)
     model.save(Path(smk.output.card).parent)
     val_proba = model.proba_from_descriptors(val_g)
@@ -100,6 +102,7 @@ def main(smk):
         "weights": model.voting,
         "n_train": len(train_y),
         "n_val": len(val_y),
+        "seconds": time.perf_counter() - start,  # choice, validation and test
         "versions": versions(),
     }
     save_json(smk.output.metrics, metrics)

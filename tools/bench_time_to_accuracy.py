@@ -2,6 +2,7 @@
 
     python tools/bench_time_to_accuracy.py train RESULTS CONFIG [CONFIG ...] --variant V \\
         --out runs/fast.csv [--minutes 30]
+    python tools/bench_time_to_accuracy.py point RESULTS ensemble/hybrid --out runs/hybrid.csv
     python tools/bench_time_to_accuracy.py plot runs/paper.csv runs/fast.csv --out docs/tta.png
 
 ``train`` reads a workflow run's arrays and features (RESULTS is its ``results/``
@@ -12,11 +13,16 @@ workflow's own ``train_cnn``. After every epoch a callback scores validation
 (with the EMA weights where the variant averages them) and writes a CSV row
 (wall seconds of training so far, scoring excluded; epoch; validation accuracy);
 ``--score-every M`` adds a row inside an epoch each M minutes of training
-(fractional epoch), for slow models whose epochs are longer than the budget.
+(fractional epoch), for slow models whose epochs are longer than the budget. Each row
+also counts the training compute so far: image passes, and PFLOP (the forward and
+backward passes at the size each image trained at, as ``train_cnn`` counts them), so
+runs on different machines compare.
 The scores are only observed: they pick nothing, so a clean-protocol variant
-stays clean. ``--minutes`` stops training once that much training time has
-passed. ``plot`` draws accuracy against minutes for several CSVs and prints
-the time each first reached 0.90 and 0.936.
+stays clean. ``--minutes`` stops training once that much training time has passed.
+``point`` writes the one row of a model a workflow run trained (a CNN, or an ensemble:
+the training time, image passes and PFLOP of its CNN members added up). ``plot`` draws
+accuracy against minutes and against PFLOP for several CSVs and prints the time and
+compute each first reached 0.90 and 0.936.
 """
 
 from __future__ import annotations
@@ -70,10 +76,21 @@ def train(args) -> None:
 
     from deepfake.callbacks import ema_variables, swap_ema
     from deepfake.feeder import predict_proba
+    from deepfake.model import train_flops_per_image
     from deepfake.train import train_cnn
 
     train_split = load_split(args.results, "train_aug", settings)
     val = load_split(args.results, "validation", settings)
+    n_train = len(train_split["label"])
+    n_freq = train_split["freq"].shape[1] if "freq" in train_split else None
+    full = train_flops_per_image(settings, n_freq)
+    cropped = train_flops_per_image(settings, n_freq, settings.crop) if settings.crop else full
+    crop_epochs = settings.epochs - settings.full_size_epochs if settings.crop else 0
+
+    def pflop(epoch: float) -> float:
+        early = min(epoch, crop_epochs)
+        return n_train * (early * cropped + (epoch - early) * full) / 1e15
+
     rows = []
 
     class Observe(keras.callbacks.Callback):
@@ -109,7 +126,10 @@ def train(args) -> None:
             accuracy = float(np.mean(proba.argmax(1) == val["label"]))
             self.scoring += time.perf_counter() - t0
             wall = self.last = self.wall()
-            rows.append({"seconds": wall, "epoch": round(epoch, 3), "val_accuracy": accuracy})
+            rows.append({
+                "seconds": wall, "epoch": round(epoch, 3), "val_accuracy": accuracy,
+                "image_passes": round(epoch * n_train), "train_pflop": round(pflop(epoch), 5),
+            })  # fmt: skip
             pd.DataFrame(rows).to_csv(args.out, index=False)
             print(f"epoch {epoch:.2f}: {wall:.0f} s, val_accuracy {accuracy:.4f}", flush=True)
             if args.minutes and wall > 60 * args.minutes:
@@ -120,28 +140,63 @@ def train(args) -> None:
         train_cnn(train_split, val, settings, None, work, callbacks=[Observe()])
 
 
+def point(args) -> None:
+    import json
+
+    import pandas as pd
+
+    from deepfake import layout
+
+    def metrics(model: str) -> dict:
+        return json.loads(Path(layout.model_file(model, layout.METRICS, args.results)).read_text())
+
+    top = metrics(args.model)
+    cnns = [m for m in top.get("members", [args.model]) if m.startswith("cnn/")]
+    if not cnns:
+        raise SystemExit(f"{args.model}: neither a CNN nor an ensemble with CNN members")
+    spent = [metrics(m) for m in cnns]
+    row = {
+        "seconds": sum(m["train_seconds"] for m in spent),
+        "epoch": spent[0]["epochs_run"] if len(spent) == 1 else float("nan"),
+        "val_accuracy": top["val_accuracy"],
+        "image_passes": sum(m["train_image_passes"] for m in spent),
+        "train_pflop": sum(m["train_pflop"] for m in spent),
+    }
+    pd.DataFrame([row]).to_csv(args.out, index=False)
+    print(row)
+
+
 def plot(args) -> None:
     import pandas as pd
 
     from deepfake.plots import plt, save
 
-    fig, ax = plt.subplots(figsize=(7, 4.2), constrained_layout=True)
+    fig, (by_time, by_compute) = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
     labels = args.labels or [path.stem for path in args.csvs]
     if len(labels) != len(args.csvs):
         raise SystemExit(f"{len(labels)} --labels for {len(args.csvs)} CSVs")
     for path, label in zip(args.csvs, labels, strict=True):
         run = pd.read_csv(path)
-        ax.plot(run["seconds"] / 60, run["val_accuracy"], marker=".", label=label)
+        style = {"marker": "o", "ms": 7} if len(run) == 1 else {"marker": "."}  # a run's end
+        line = by_time.plot(run["seconds"] / 60, run["val_accuracy"], label=label, **style)
+        by_compute.plot(run["train_pflop"], run["val_accuracy"], label=label,
+                        color=line[0].get_color(), **style)  # fmt: skip
         for target in TARGETS:
             hit = run[run["val_accuracy"] >= target]
-            when = f"{hit['seconds'].iloc[0] / 60:.1f} min" if len(hit) else "not reached"
+            when = (
+                f"{hit['seconds'].iloc[0] / 60:.1f} min, {hit['train_pflop'].iloc[0]:.3f} PFLOP"
+                if len(hit)
+                else "not reached"
+            )
             print(f"{label}: {target} at {when}")
-    for target in TARGETS:
-        ax.axhline(target, color="grey", lw=0.8, ls=":")
-    ax.set(xlabel="training wall time (minutes)", ylabel="validation accuracy",
-           title=args.title)  # fmt: skip
-    ax.grid(alpha=0.3)
-    ax.legend()
+    for ax in (by_time, by_compute):
+        for target in TARGETS:
+            ax.axhline(target, color="grey", lw=0.8, ls=":")
+        ax.grid(alpha=0.3)
+        ax.set(ylabel="validation accuracy")
+    by_time.set(xlabel="training wall time (minutes)", title=args.title)
+    by_compute.set(xlabel="training compute (PFLOP)", xscale="log", title="the same, by compute")
+    by_compute.legend(fontsize="small")
     save(fig, args.out)
 
 
@@ -162,13 +217,17 @@ def main() -> None:
         metavar="MINUTES",
         help="also score inside an epoch after this many minutes of training",
     )
+    o = sub.add_parser("point")
+    o.add_argument("results", type=Path)
+    o.add_argument("model", help="a summary row: cnn/<variant> or ensemble/<name>")
+    o.add_argument("--out", type=Path, required=True)
     p = sub.add_parser("plot")
     p.add_argument("csvs", type=Path, nargs="+")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--title", default="time to accuracy (dev split)")
     p.add_argument("--labels", nargs="+", help="legend entries, one per CSV (default: file names)")
     args = parser.parse_args()
-    train(args) if args.command == "train" else plot(args)
+    {"train": train, "point": point, "plot": plot}[args.command](args)
 
 
 if __name__ == "__main__":
