@@ -168,6 +168,31 @@ def lbp_histogram(images: np.ndarray, chunk: int = 1024) -> np.ndarray:
 COOC_TRUNCATION = 2
 
 
+def _difference_cooccurrences(
+    images: np.ndarray, truncation: int, chunk: int, n_histograms: int, pairs
+) -> np.ndarray:
+    """The loop both co-occurrence descriptors share: per direction (down, right), the
+    differences ``d(i) = x(i+1) - x(i)`` clipped to [-T, T]; ``pairs(d, axis)`` gives
+    ``n_histograms`` (first, second) arrays of shifted levels, each counted into a
+    (2T+1)**2-cell joint histogram summing to 1. Returns float32
+    (N, 2, n_histograms, cells)."""
+    _check_images(images)
+    n_levels = 2 * truncation + 1
+    cells = n_levels**2
+    out = np.empty((len(images), 2, n_histograms, cells), dtype=np.float32)
+    for start in range(0, len(images), chunk):
+        x = images[start : start + chunk].astype(np.int16)
+        m = len(x)
+        offsets = (np.arange(m, dtype=np.int64) * cells)[:, None]
+        for direction, axis in enumerate((1, 2)):
+            d = np.clip(np.diff(x, axis=axis), -truncation, truncation) + truncation
+            for index, (first, second) in enumerate(pairs(d, axis)):
+                codes = (first * n_levels + second).reshape(m, -1).astype(np.int64) + offsets
+                counts = np.bincount(codes.ravel(), minlength=m * cells).reshape(m, cells)
+                out[start : start + m, direction, index] = counts / codes.shape[1]
+    return out
+
+
 def cooccurrence(
     images: np.ndarray, truncation: int = COOC_TRUNCATION, chunk: int = 1024
 ) -> np.ndarray:
@@ -180,24 +205,14 @@ def cooccurrence(
     (2T+1)**2 cells per histogram, summing to 1; returns float32
     (N, 3 * 2 * (2T+1)**2): 150 values at T = 2, channels R, G, B, each down then right.
     """
-    _check_images(images)
-    n_levels = 2 * truncation + 1
-    cells = n_levels**2
-    out = np.empty((len(images), 3, 2, cells), dtype=np.float32)
-    for start in range(0, len(images), chunk):
-        x = images[start : start + chunk].astype(np.int16)
-        m = len(x)
-        offsets = (np.arange(m, dtype=np.int64) * cells)[:, None]
-        for direction, axis in enumerate((1, 2)):
-            d = np.clip(np.diff(x, axis=axis), -truncation, truncation) + truncation
-            first = d[:, :-1] if axis == 1 else d[:, :, :-1]
-            second = d[:, 1:] if axis == 1 else d[:, :, 1:]
-            pairs = (first * n_levels + second).astype(np.int64)
-            for channel in range(3):
-                codes = pairs[..., channel].reshape(m, -1) + offsets
-                counts = np.bincount(codes.ravel(), minlength=m * cells).reshape(m, cells)
-                out[start : start + m, channel, direction] = counts / codes.shape[1]
-    return out.reshape(len(images), -1)
+
+    def successive(d, axis):
+        first = d[:, :-1] if axis == 1 else d[:, :, :-1]
+        second = d[:, 1:] if axis == 1 else d[:, :, 1:]
+        return [(first[..., c], second[..., c]) for c in range(3)]
+
+    out = _difference_cooccurrences(images, truncation, chunk, 3, successive)
+    return out.transpose(0, 2, 1, 3).reshape(len(images), -1)
 
 
 def cross_cooccurrence(
@@ -213,21 +228,11 @@ def cross_cooccurrence(
     (2T+1)**2 cells per histogram, summing to 1; returns float32
     (N, 2 * 3 * (2T+1)**2): 150 values at T = 2, down then right, each R-G, G-B, R-B.
     """
-    _check_images(images)
-    n_levels = 2 * truncation + 1
-    cells = n_levels**2
-    out = np.empty((len(images), 2, 3, cells), dtype=np.float32)
-    for start in range(0, len(images), chunk):
-        x = images[start : start + chunk].astype(np.int16)
-        m = len(x)
-        offsets = (np.arange(m, dtype=np.int64) * cells)[:, None]
-        for direction, axis in enumerate((1, 2)):
-            d = np.clip(np.diff(x, axis=axis), -truncation, truncation) + truncation
-            for index, (a, b) in enumerate(((0, 1), (1, 2), (0, 2))):
-                codes = (d[..., a] * n_levels + d[..., b]).reshape(m, -1).astype(np.int64)
-                codes += offsets
-                counts = np.bincount(codes.ravel(), minlength=m * cells).reshape(m, cells)
-                out[start : start + m, direction, index] = counts / codes.shape[1]
+
+    def channel_pairs(d, axis):
+        return [(d[..., a], d[..., b]) for a, b in ((0, 1), (1, 2), (0, 2))]
+
+    out = _difference_cooccurrences(images, truncation, chunk, 3, channel_pairs)
     return out.reshape(len(images), -1)
 
 
@@ -266,3 +271,18 @@ def parse_feature_name(name: str) -> tuple[str, int | None]:
         known = ", ".join(["pixels", "hsv<bins>", *DESCRIPTORS, COMBINATION])
         raise ValueError(f"unknown feature set {name!r}: expected one of {known}")
     return "hsv", int(match.group(1))
+
+
+class DescriptorModel:
+    """What a model on the file-level descriptors (KNN, gbm) shares: it describes new
+    images by the descriptor rules' own functions, then scores those rows with its
+    ``proba_from_descriptors`` (the method its rule used for validation and test)."""
+
+    descriptors: tuple[str, ...]
+
+    def describe(self, images: np.ndarray) -> list[np.ndarray]:
+        """The model's descriptors of ``images``, by the descriptor rules' functions."""
+        return [descriptor(name, images) for name in self.descriptors]
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        return self.proba_from_descriptors(self.describe(images))

@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from deepfake import N_CLASSES, layout
-from deepfake.features import descriptor
+from deepfake.features import DescriptorModel
 from deepfake.io import atomic_path, read_card, save_card
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class GbmModel:
+class GbmModel(DescriptorModel):
     descriptors: tuple[str, ...]
     estimator: object  # a fitted sklearn HistGradientBoostingClassifier
 
@@ -62,15 +62,8 @@ class GbmModel:
     def stack(groups: Sequence[np.ndarray]) -> np.ndarray:
         return np.concatenate([np.asarray(g, dtype=np.float32) for g in groups], axis=1)
 
-    def describe(self, images: np.ndarray) -> list[np.ndarray]:
-        """The model's descriptors of ``images``, by the descriptor rules' functions."""
-        return [descriptor(name, images) for name in self.descriptors]
-
     def proba_from_descriptors(self, groups: Sequence[np.ndarray]) -> np.ndarray:
         return self.estimator.predict_proba(self.stack(groups)).astype(np.float32)
-
-    def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        return self.proba_from_descriptors(self.describe(images))
 
     def save(self, folder: str | Path) -> None:
         import joblib

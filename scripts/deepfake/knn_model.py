@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from deepfake import layout
-from deepfake.features import descriptor
+from deepfake.features import DescriptorModel
 from deepfake.io import atomic_path, read_card, save_card
 from deepfake.knn import combine, knn_proba
 
 
 @dataclass
-class KnnModel:
+class KnnModel(DescriptorModel):
     """k nearest neighbours (L1) among the reference rows, on one descriptor or a
     weighted combination of descriptor groups."""
 
@@ -61,10 +61,6 @@ class KnnModel:
         model.reference = model.embed(groups)
         return model
 
-    def describe(self, images: np.ndarray) -> list[np.ndarray]:
-        """The model's descriptors of ``images``, by the descriptor rules' functions."""
-        return [descriptor(name, images) for name in self.descriptors]
-
     def embed(self, groups: Sequence[np.ndarray]) -> np.ndarray:
         """The rows searched: the one descriptor as it is, or the groups side by side,
         each scaled by its weight over its scale."""
@@ -79,9 +75,6 @@ class KnnModel:
         return knn_proba(
             self.reference, self.labels, self.embed(groups), self.k, self.voting, self.threads
         )
-
-    def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        return self.proba_from_descriptors(self.describe(images))
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)

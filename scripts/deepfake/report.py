@@ -56,7 +56,7 @@ def protocol_of(metrics: Mapping) -> str:
 
 
 def training_time(metrics: Mapping) -> str:
-    seconds = metrics.get("train_seconds", metrics.get("fit_seconds", metrics.get("seconds")))
+    seconds = metrics.get("train_seconds", metrics.get("fit_seconds"))  # CNN, or knn/gbm
     if seconds is None:
         return "the members' own"
     text = f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
