@@ -17,7 +17,9 @@ from deepfake.feeder import (  # noqa: E402
     mixup,
     predict_proba,
     random_crops,
+    transform,
 )
+from deepfake.settings import TTA_TRANSFORMS  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +145,48 @@ def test_tta_is_the_mean_of_the_transformed_predictions(split):
     np.testing.assert_allclose(got, (plain + h) / 2, atol=1e-6)
     got = predict_proba(model, split, tta=("hflip", "vflip"))
     np.testing.assert_allclose(got, (plain + h + v) / 3, atol=1e-6)
-    with pytest.raises(ValueError, match="rot90"):
-        predict_proba(model, split, tta=["rot90"])
+    with pytest.raises(ValueError, match="rot45"):
+        predict_proba(model, split, tta=["rot45"])
+
+
+def test_eight_view_tta_is_the_mean_of_the_eight_symmetries_of_the_square(split):
+    keras.utils.set_random_seed(0)
+    model = _three_input_model()
+    x = inputs(split)
+    image = x["image"]
+    # the eight symmetries, written out by hand (rows are axis 1, columns axis 2)
+    views = [
+        image,
+        image[:, :, ::-1],  # hflip
+        image[:, ::-1],  # vflip
+        np.stack([np.rot90(i) for i in image]),  # a quarter turn counter-clockwise
+        image[:, ::-1, ::-1],  # half turn
+        np.stack([np.rot90(i, -1) for i in image]),  # three quarters
+        image.transpose(0, 2, 1, 3),  # transpose
+        image[:, ::-1, ::-1].transpose(0, 2, 1, 3),  # the other diagonal
+    ]
+    assert len({v.tobytes() for v in views}) == 8  # eight different images
+    expected = np.mean(
+        [model.predict(x | {"image": v}, batch_size=256, verbose=0) for v in views], axis=0
+    )
+    got = predict_proba(model, split, tta=TTA_TRANSFORMS)
+    assert len(TTA_TRANSFORMS) == 7
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_flips_with_quarter_turns_draw_all_eight_symmetries():
+    image = np.arange(4 * 4 * 3, dtype=np.uint8).reshape(1, 4, 4, 3)
+    batch = np.repeat(image, 400, axis=0)
+    out = flip_shift(batch, np.random.default_rng(0), flip=True, shift=0, rotate=True)
+    seen = {}
+    for view in out:
+        seen[view.tobytes()] = seen.get(view.tobytes(), 0) + 1
+    assert len(seen) == 8 and min(seen.values()) > 25  # each about 50 times in 400
+    for name in TTA_TRANSFORMS:
+        assert transform(image, name).tobytes() in seen, name
+    # without rotate nothing is turned: only the image and its mirror
+    flips = flip_shift(batch, np.random.default_rng(0), flip=True, shift=0)
+    assert len({v.tobytes() for v in flips}) == 2
 
 
 def test_crops_lie_inside_the_image_and_follow_the_seeded_stream(split):

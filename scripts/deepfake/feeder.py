@@ -48,11 +48,19 @@ def one_hot(labels: np.ndarray) -> np.ndarray:
     return np.eye(N_CLASSES, dtype=np.float32)[np.asarray(labels, dtype=np.int64)]
 
 
-def _transform(images: np.ndarray, name: str) -> np.ndarray:
+def transform(images: np.ndarray, name: str) -> np.ndarray:
+    """A symmetry of the square applied to a batch (N, H, W, C) of square images: a
+    view, no pixel resampled. ``rot90`` turns a quarter counter-clockwise."""
     if name == "hflip":
         return images[:, :, ::-1]
     if name == "vflip":
         return images[:, ::-1]
+    if name in ("rot90", "rot180", "rot270"):
+        return np.rot90(images, int(name[3:]) // 90, axes=(1, 2))
+    if name == "transpose":
+        return images.transpose(0, 2, 1, 3)
+    if name == "antitranspose":
+        return images[:, ::-1, ::-1].transpose(0, 2, 1, 3)
     raise ValueError(f"unknown test-time transform {name!r}; known: {TTA_TRANSFORMS}")
 
 
@@ -64,10 +72,10 @@ def predict_proba(
     frequency inputs are invariant under flips)."""
     x = inputs(split)
     for name in tta:  # fail before predicting anything
-        _transform(x["image"][:0], name)
+        transform(x["image"][:0], name)
     total = np.asarray(model.predict(x, batch_size=PREDICT_BATCH, verbose=0), dtype=np.float64)
     for name in tta:
-        xt = x | {"image": np.ascontiguousarray(_transform(x["image"], name))}
+        xt = x | {"image": np.ascontiguousarray(transform(x["image"], name))}
         total += np.asarray(model.predict(xt, batch_size=PREDICT_BATCH, verbose=0))
     return (total / (1 + len(tta))).astype(np.float32)
 
@@ -75,14 +83,24 @@ def predict_proba(
 # --------------------------------------------------------------------------- augmentation
 
 
-def flip_shift(images: np.ndarray, rng: np.random.Generator, flip: bool, shift: int) -> np.ndarray:
-    """Random horizontal flips (p = 0.5) and integer shifts in [-shift, shift]
-    pixels (reflected edges) of a uint8 batch (N, H, W, C); a new array."""
+def flip_shift(
+    images: np.ndarray, rng: np.random.Generator, flip: bool, shift: int, rotate: bool = False
+) -> np.ndarray:
+    """Random horizontal flips (p = 0.5), random quarter turns (0, 1, 2 or 3, uniform;
+    square images) and integer shifts in [-shift, shift] pixels (reflected edges) of a
+    uint8 batch (N, H, W, C); a new array. Flips with quarter turns draw each of the 8
+    symmetries of the square with probability 1/8."""
     out = images.copy()
     n, h, w = images.shape[:3]
     if flip:
         flipped = rng.random(n) < 0.5
         out[flipped] = out[flipped, :, ::-1]
+    if rotate:
+        if h != w:
+            raise ValueError(f"quarter turns need square images, got {h}x{w}")
+        turns = rng.integers(0, 4, size=n)
+        for k in (1, 2, 3):
+            out[turns == k] = np.rot90(out[turns == k], k, axes=(1, 2))
     if shift > 0:
         s = int(shift)
         padded = np.pad(out, ((0, 0), (s, s), (s, s), (0, 0)), mode="reflect")
@@ -156,6 +174,7 @@ class ArrayBatches(keras.utils.PyDataset):
         seed: int,
         *,
         flip: bool = False,
+        rotate: bool = False,
         shift: int = 0,
         crop: int = 0,
         crop_epochs: int | None = None,
@@ -179,7 +198,7 @@ class ArrayBatches(keras.utils.PyDataset):
         self.label = np.ascontiguousarray(split["label"], dtype=np.int32)
         self.batch_size = int(batch_size)
         self.seed = int(seed)
-        self.flip, self.shift = bool(flip), int(shift)
+        self.flip, self.rotate, self.shift = bool(flip), bool(rotate), int(shift)
         self.crop, self.crop_epochs = int(crop), crop_epochs
         self.mixup_alpha, self.cutmix_alpha = float(mixup_alpha), float(cutmix_alpha)
         self.mix_prob = float(mix_prob)
@@ -195,6 +214,7 @@ class ArrayBatches(keras.utils.PyDataset):
             s.batch_size,
             s.seed,
             flip=s.flip,
+            rotate=s.rotate,
             shift=s.shift,
             crop=s.crop,
             crop_epochs=s.epochs - s.full_size_epochs,
@@ -218,7 +238,8 @@ class ArrayBatches(keras.utils.PyDataset):
 
     def augments(self, epoch: int) -> bool:
         mixes = self.mixup_alpha > 0 or self.cutmix_alpha > 0
-        return self.flip or self.shift > 0 or self.crop_size(epoch) > 0 or mixes
+        moves = self.flip or self.rotate or self.shift > 0 or self.crop_size(epoch) > 0
+        return moves or mixes
 
     def order(self, epoch: int) -> np.ndarray:
         """The epoch's permutation of the images (cached; safe from several threads)."""
@@ -237,7 +258,7 @@ class ArrayBatches(keras.utils.PyDataset):
         if not self.augments(epoch):
             return x, y
         rng = np.random.default_rng([self.seed, epoch, index])
-        x["image"] = flip_shift(x["image"], rng, self.flip, self.shift)
+        x["image"] = flip_shift(x["image"], rng, self.flip, self.shift, self.rotate)
         if crop := self.crop_size(epoch):  # drawn after flips and shifts: their draws stay
             x["image"] = random_crops(x["image"], rng, crop)
         alphas = [(f, a) for f, a in ((mixup, self.mixup_alpha), (cutmix, self.cutmix_alpha)) if a]

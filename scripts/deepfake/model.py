@@ -48,6 +48,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 from keras import layers
 
 from deepfake import IMAGE_SIZE, N_CLASSES
@@ -134,22 +135,58 @@ def _residual_block(x, name: str, bn_momentum: float):
     return layers.LeakyReLU(0.1, name=f"{name}_act")(y)
 
 
-def _staged_trunk(x, filters: Sequence[int], blocks: Sequence[int], stem: int, bn_momentum: float):
-    """Stem (3x3 stride 1 when ``stem`` is 1, else a stem x stem patch conv), then stages."""
+# The 3x3 binomial blur whose complement is the high-pass residual: the filter of the
+# spectrum descriptor (deepfake.features), here applied in the pixel domain.
+BINOMIAL = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
+
+
+def highpass_residual(x32):
+    """Each channel minus its 3x3 binomial blur (a fixed, untrained filter), in float32
+    whatever the policy: the residual is a few grey levels, which bfloat16 keeps only
+    when it is computed before the cast. Border pixels are 0 (no padding invented)."""
+    kernel = -np.repeat(BINOMIAL[:, :, None, None], 3, axis=2)
+    kernel[1, 1] += 1.0
+    r = layers.DepthwiseConv2D(
+        3,
+        padding="valid",
+        use_bias=False,
+        depthwise_initializer=keras.initializers.Constant(kernel),
+        trainable=False,
+        dtype="float32",
+        name="highpass",
+    )(x32)
+    return layers.ZeroPadding2D(1, dtype="float32", name="highpass_pad")(r)
+
+
+def _stem(x, width: int, stem: int, name: str, bn_momentum: float):
+    """A stem x stem stride-stem conv (3x3 stride 1 when ``stem`` is 1), then BN."""
+    x = layers.Conv2D(
+        width,
+        3 if stem == 1 else stem,
+        strides=stem,
+        padding="same" if stem == 1 else "valid",
+        kernel_initializer="he_normal",
+        use_bias=False,
+        name=f"{name}_conv",
+    )(x)
+    return layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn")(x)
+
+
+def _staged_trunk(
+    x,
+    filters: Sequence[int],
+    blocks: Sequence[int],
+    stem: int,
+    bn_momentum: float,
+    residual=None,
+):
+    """Stem (3x3 stride 1 when ``stem`` is 1, else a stem x stem patch conv), then stages.
+    ``residual``: the high-pass residual, projected by a stem of its own and added."""
     m = bn_momentum
-    if stem == 1:
-        x = _conv_block(x, filters[0], "stem", m)
-    else:
-        x = layers.Conv2D(
-            filters[0],
-            stem,
-            strides=stem,
-            kernel_initializer="he_normal",
-            use_bias=False,
-            name="stem_conv",
-        )(x)
-        x = layers.BatchNormalization(momentum=m, name="stem_bn")(x)
-        x = layers.LeakyReLU(0.1, name="stem_act")(x)
+    x = _stem(x, filters[0], stem, "stem", m)
+    if residual is not None:
+        x = layers.Add(name="stem_add")([x, _stem(residual, filters[0], stem, "stem_hp", m)])
+    x = layers.LeakyReLU(0.1, name="stem_act")(x)
     for s, (width, n_blocks) in enumerate(zip(filters, blocks, strict=True)):
         if s > 0:  # halve the grid, widen
             x = _conv_block(x, width, f"stage{s}_down", m, strides=2)
@@ -200,7 +237,11 @@ def build_model(
             x = _paper_trunk(x, s.filters, s.bn_momentum)
         else:
             stem = 1 if s.network == "resnet" else s.patch
-            x = _staged_trunk(x, s.filters, s.blocks_per_stage, stem, s.bn_momentum)
+            residual = None
+            if s.residual_stem:
+                x32 = layers.Rescaling(1.0 / 255, dtype="float32", name="rescale_f32")(image)
+                residual = highpass_residual(x32)
+            x = _staged_trunk(x, s.filters, s.blocks_per_stage, stem, s.bn_momentum, residual)
 
         if s.head == "gap":
             x = layers.GlobalAveragePooling2D(name="gap")(x)

@@ -29,7 +29,9 @@ NETWORKS = ("paper", "resnet", "fast")
 HEADS = ("gap", "flatten")
 SCHEDULES = ("plateau", "cosine", "onecycle", "warmup_cosine")
 FINGERPRINTS = ("none", "spectrum")
-TTA_TRANSFORMS = ("hflip", "vflip")
+# The seven non-identity symmetries of a square (the dihedral group): flips, quarter
+# turns and the two transposes; every one moves whole pixels (no resampling).
+TTA_TRANSFORMS = ("hflip", "vflip", "rot90", "rot180", "rot270", "transpose", "antitranspose")
 # mixed_precision: a boolean, or "auto" (bfloat16 where the device has bf16 units)
 PRECISION_AUTO = "auto"
 
@@ -56,6 +58,7 @@ class TrainSettings:
     filters: tuple[int, ...] = (32, 64, 128, 256, 256)
     blocks: tuple[int, ...] | None = None  # resnet/fast: per stage (None: one each)
     patch: int = 4  # fast: patch size and stride of the stem
+    residual_stem: bool = False  # fast/resnet: the stem also sees the high-pass residual
     bn_momentum: float = 0.9
     hist_units: int = 64
     freq_units: int = 32
@@ -77,6 +80,7 @@ class TrainSettings:
     precise_bn: int = 0
     # online augmentation (the feeder)
     flip: bool = False
+    rotate: bool = False  # random quarter turns (with flip: all 8 symmetries of the square)
     shift: int = 0
     crop: int = 0  # train on random crop x crop windows (0: whole images)
     full_size_epochs: int = 0  # with crop: the last epochs train on whole images
@@ -128,6 +132,8 @@ class TrainSettings:
             raise ValueError("mixup_alpha and cutmix_alpha must be >= 0")
         if self.crop and self.head == "flatten":
             raise ValueError("crop needs the gap head: flatten fixes the input size")
+        if self.residual_stem and self.network == "paper":
+            raise ValueError("residual_stem applies to the fast and resnet networks")
         if self.full_size_epochs and not self.crop:
             raise ValueError("full_size_epochs applies to runs with crop > 0")
 
