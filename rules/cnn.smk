@@ -5,17 +5,17 @@ rule train_cnn:
         unpack(cnn_inputs),
         code=code("train_cnn.py"),
     output:
-        card=layout.model_file("cnn/{variant}", layout.CARD),
-        model=layout.model_file("cnn/{variant}", layout.NETWORK),
-        history=layout.model_file("cnn/{variant}", layout.HISTORY),
-        val_proba=layout.model_file("cnn/{variant}", layout.VAL_PROBA),
-        test_proba=layout.model_file("cnn/{variant}", layout.TEST_PROBA),
-        metrics=layout.model_file("cnn/{variant}", layout.METRICS),
-        tensorboard=directory(layout.model_file("cnn/{variant}", layout.TENSORBOARD)),
+        card=R.model_file("cnn/{variant}", layout.CARD),
+        model=R.model_file("cnn/{variant}", layout.NETWORK),
+        history=R.model_file("cnn/{variant}", layout.HISTORY),
+        val_proba=R.model_file("cnn/{variant}", layout.VAL_PROBA),
+        test_proba=R.model_file("cnn/{variant}", layout.TEST_PROBA),
+        metrics=R.model_file("cnn/{variant}", layout.METRICS),
+        tensorboard=directory(R.model_file("cnn/{variant}", layout.TENSORBOARD)),
     log:
-        "logs/cnn/{variant}.log",
+        R.log("cnn/{variant}"),
     benchmark:
-        "benchmarks/cnn/{variant}.tsv"
+        R.benchmark("cnn/{variant}")
     retries: 2  # a job killed (e.g. by its time limit) resumes from its checkpoint
     conda:
         f"../envs/cnn-{config['cnn']['environment']}.yaml"
@@ -28,6 +28,7 @@ rule train_cnn:
         cnn=lambda w: cnn_settings(w.variant).as_params(),
         variant="{variant}",
         backend=cnn_backend(),
-        work_dir=lambda w: layout.checkpoints(w.variant),
+        work_dir=lambda w: R.checkpoints(w.variant),
+        data=DATA,
     script:
         "../scripts/train_cnn.py"

@@ -1,31 +1,37 @@
 import os
-import sys
 
 from snakemake.settings.types import DeploymentMethod
-from snakemake.utils import validate
 
-# The package's config helpers, settings and results/ layout (standard library only):
-# one implementation, shared with the scripts and tools/.
-sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
-from deepfake import SPLITS, layout
+# The package (scripts/deepfake, installed editable by the README's commands): its config
+# helpers, settings, family registry and run layout (standard library only), shared with
+# the scripts and tools.
+from deepfake import SPLITS
 from deepfake.config import (
-    check_disjoint,
+    WILDCARDS,
+    check_config,
     check_has_model,
     check_predict_model,
     choose_model,
     descriptor_name,
     ensemble_members,
-    folder_manifest,
     inference_files,
-    knn_feature_sets,
     merge,
     models,
     normalised,
-    package_modules,
     trained_variants,
     typed_cli_values,
 )
+from deepfake.datafolder import (
+    DEMO,
+    check_data_folder,
+    check_disjoint,
+    data_record,
+    folder_manifest,
+)
+from deepfake import layout
+from deepfake.layout import SETS, Layout
 from deepfake.settings import TrainSettings
+from deepfake.sources import package_modules
 
 # `--config knn='{k: [3, 5]}'` arrives with string leaves ('3'): read them as YAML.
 merge(
@@ -38,34 +44,35 @@ merge(
         }
     ),
 )
-validate(config, "../schemas/config.schema.yaml")
+# The schema fills in every default; a wrong key or value stops here, in a few lines.
+check_config(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"))
 check_has_model(config)
 check_predict_model(config)
 
-DEMO_DIR = "results/demo"
+# Every file of the run lies under results_dir.
+R = Layout(config["results_dir"])
 
 
 wildcard_constraints:
-    split=layout.WILDCARDS["split"],
-    set=layout.WILDCARDS["set"],
-    features=layout.WILDCARDS["features"],
-    descriptor=layout.WILDCARDS["descriptor"],
-    model=layout.WILDCARDS["model"],
-    variant=layout.WILDCARDS["variant"],
-    name=layout.WILDCARDS["name"],
-    group=layout.WILDCARDS["group"],
+    **WILDCARDS,
 
 
 def data_dir():
     """The data folder: the generated demo set, or the configured one."""
-    return DEMO_DIR if config["data_dir"] == "demo" else config["data_dir"].rstrip("/")
+    return R.demo() if config["data_dir"] == DEMO else config["data_dir"].rstrip("/")
 
 
-# A training image_id also listed by validation or test (leakage) stops the run
-# before any job.
-check_disjoint(
-    f"{data_dir()}/train.csv", [f"{data_dir()}/{s}.csv" for s in ("validation", "test")]
-)
+# A data folder not in the competition's layout, or a training image_id also listed by
+# validation or test (leakage), stops the run before any job.
+if config["data_dir"] != DEMO:
+    check_data_folder(data_dir())
+    check_disjoint(
+        f"{data_dir()}/train.csv",
+        [f"{data_dir()}/{s}.csv" for s in ("validation", "test")],
+    )
+
+# What the run's models are trained on, recorded in every model folder.
+DATA = data_record(config["data_dir"], config["demo"])
 
 
 def combination():
@@ -102,20 +109,19 @@ def code(script):
 
 def ingest_manifest(wildcards):
     """Names, sizes and mtimes of the split's image files (not of the demo set, which
-    demo_data writes): a file replaced in place reruns ingest."""
-    if config["data_dir"] == "demo":
-        return "demo"
-    folder = f"{data_dir()}/{wildcards.split}"
-    return folder_manifest(folder) if os.path.isdir(folder) else "missing"
+    demo_data writes): another data folder, or a file replaced in place, reruns ingest."""
+    if config["data_dir"] == DEMO:
+        return DEMO
+    return folder_manifest(f"{data_dir()}/{wildcards.split}")
 
 
 def ensemble_name():
-    return config.get("ensemble", {}).get("name", "mean")
+    return config["ensemble"]["name"]
 
 
 def files_of(models, name):
     """One file of each model's folder, e.g. files_of(run_models(), layout.METRICS)."""
-    return [layout.model_file(m, name) for m in models]
+    return [R.model_file(m, name) for m in models]
 
 
 def run_models():
@@ -125,28 +131,29 @@ def run_models():
 
 def report_text():
     """The report's landing page: the run's own once written, else a placeholder."""
-    page = layout.report_page()
+    page = R.report_page()
     return page if os.path.exists(page) else "report/workflow.rst"
 
 
 def final_outputs():
     hist = descriptor_name(config, "hsv")
     return [
-        layout.summary(),
-        layout.report_page(),
-        layout.submission(),
-        layout.duplicates(),
+        R.summary(),
+        R.report_page(),
+        R.submission(),
+        R.duplicates(),
         *figures(),
+        *report_pages(),
         # The features of every set, the augmented training set included, even
         # where no configured model reads them.
-        *[layout.features(hist, s) for s in layout.SETS],
+        *[R.features(hist, s) for s in SETS],
     ]
 
 
 def knn_inputs(wildcards):
     """Arrays (labels, and pixels for raw-pixel KNN) plus the descriptor files used
     (one per group of the combination)."""
-    arrays = {f"{s}_arrays": layout.arrays(s) for s in SPLITS}
+    arrays = {f"{s}_arrays": R.arrays(s) for s in SPLITS}
     if wildcards.features == "pixels":
         return arrays
     if wildcards.features == "combo":
@@ -154,7 +161,7 @@ def knn_inputs(wildcards):
     else:
         groups = [wildcards.features]
     return arrays | {
-        f"{s}_features": [layout.features(g, s) for g in groups] for s in SPLITS
+        f"{s}_features": [R.features(g, s) for g in groups] for s in SPLITS
     }
 
 
@@ -165,10 +172,9 @@ def gbm_descriptors():
 
 def gbm_inputs(wildcards):
     """Labels and the descriptor files of each split, in gbm.descriptors order."""
-    arrays = {f"{s}_arrays": layout.arrays(s) for s in SPLITS}
+    arrays = {f"{s}_arrays": R.arrays(s) for s in SPLITS}
     return arrays | {
-        f"{s}_features": [layout.features(d, s) for d in gbm_descriptors()]
-        for s in SPLITS
+        f"{s}_features": [R.features(d, s) for d in gbm_descriptors()] for s in SPLITS
     }
 
 
@@ -188,12 +194,22 @@ def figures():
     """Figures collected by rule all (and by `snakemake --report`)."""
     return [
         *files_of(run_models(), layout.CONFUSION),
-        *[layout.figure(f"curves_{group}.png") for group in ablation_groups()],
-        layout.figure("confusion_best.png"),
-        layout.figure("class_recall.png"),
-        layout.figure("class_histograms.png"),
-        layout.figure("samples.png"),
+        *[R.figure(f"curves_{group}.png") for group in ablation_groups()],
+        R.figure("confusion_best.png"),
+        R.figure("class_recall.png"),
+        R.figure("class_histograms.png"),
+        R.figure("samples.png"),
     ]
+
+
+def model_cards():
+    """Each model's card in the HTML report: model -> its page."""
+    return {m: R.card(m) for m in run_models()}
+
+
+def report_pages():
+    """The HTML report's pages besides its landing page: the cards, the configuration."""
+    return [*model_cards().values(), R.report_file("configuration.html")]
 
 
 def cnn_inputs(wildcards):
@@ -202,17 +218,17 @@ def cnn_inputs(wildcards):
     settings = cnn_settings(wildcards.variant)
     hist = f"hsv{settings.bins}"
     sets = {"train": "train_aug", "val": "validation", "test": "test"}
-    inputs = {name: layout.arrays(s) for name, s in sets.items()}
-    inputs |= {f"{name}_hist": layout.features(hist, s) for name, s in sets.items()}
+    inputs = {name: R.arrays(s) for name, s in sets.items()}
+    inputs |= {f"{name}_hist": R.features(hist, s) for name, s in sets.items()}
     if settings.fingerprint != "none":
         freq = settings.fingerprint
-        inputs |= {f"{name}_freq": layout.features(freq, s) for name, s in sets.items()}
+        inputs |= {f"{name}_freq": R.features(freq, s) for name, s in sets.items()}
     return inputs
 
 
 def predict_folder():
     """The folder of rule predict (--config predict_dir=...), checked."""
-    folder = str(config.get("predict_dir") or "")
+    folder = str(config["predict_dir"])
     if not folder:
         raise ValueError(
             "the predict target needs a folder of images; set --config predict_dir=/path/to/folder"
@@ -228,7 +244,7 @@ def predicted_model():
     wanted = str(config["predict_model"])
     if wanted in run_models():
         return wanted
-    return choose_model(checkpoints.summary.get().output[0], wanted)
+    return choose_model(checkpoints.summary.get().output.summary, wanted)
 
 
 def predict_inputs(wildcards):

@@ -3,16 +3,16 @@ rule demo_data:
     input:
         code=code("make_demo.py"),
     output:
-        train_csv=f"{DEMO_DIR}/train.csv",
-        validation_csv=f"{DEMO_DIR}/validation.csv",
-        test_csv=f"{DEMO_DIR}/test.csv",
-        train=directory(f"{DEMO_DIR}/train"),
-        validation=directory(f"{DEMO_DIR}/validation"),
-        test=directory(f"{DEMO_DIR}/test"),
+        train_csv=f"{R.demo()}/train.csv",
+        validation_csv=f"{R.demo()}/validation.csv",
+        test_csv=f"{R.demo()}/test.csv",
+        train=directory(f"{R.demo()}/train"),
+        validation=directory(f"{R.demo()}/validation"),
+        test=directory(f"{R.demo()}/test"),
     log:
-        "logs/demo_data.log",
+        R.log("demo_data"),
     benchmark:
-        "benchmarks/demo_data.tsv"
+        R.benchmark("demo_data")
     conda:
         "../envs/data.yaml"
     resources:
@@ -31,11 +31,11 @@ rule ingest:
         images=f"{data_dir()}/{{split}}",
         code=code("ingest.py"),
     output:
-        layout.arrays("{split}"),
+        R.arrays("{split}"),
     log:
-        "logs/ingest/{split}.log",
+        R.log("ingest/{split}"),
     benchmark:
-        "benchmarks/ingest/{split}.tsv"
+        R.benchmark("ingest/{split}")
     conda:
         "../envs/data.yaml"
     threads: 2
@@ -52,14 +52,14 @@ rule ingest:
 rule augment:
     """Store augmented copies of the training images (augment.*), before any training."""
     input:
-        layout.arrays("train"),
+        R.arrays("train"),
         code=code("augment.py"),
     output:
-        layout.arrays("train_aug"),
+        R.arrays("train_aug"),
     log:
-        "logs/augment.log",
+        R.log("augment"),
     benchmark:
-        "benchmarks/augment.tsv"
+        R.benchmark("augment")
     conda:
         "../envs/data.yaml"
     resources:
@@ -75,12 +75,12 @@ rule augment:
 rule split_check:
     """List byte-identical images under different ids across the splits."""
     input:
-        arrays=[layout.arrays(s) for s in SPLITS],
+        arrays=[R.arrays(s) for s in SPLITS],
         code=code("split_check.py"),
     output:
-        layout.duplicates(),
+        R.duplicates(),
     log:
-        "logs/split_check.log",
+        R.log("split_check"),
     conda:
         "../envs/data.yaml"
     script:

@@ -4,17 +4,17 @@ rule ensemble:
         val_proba=files_of(ensemble_members(config), layout.VAL_PROBA),
         test_proba=files_of(ensemble_members(config), layout.TEST_PROBA),
         metrics=files_of(ensemble_members(config), layout.METRICS),
-        validation=layout.arrays("validation"),
+        validation=R.arrays("validation"),
         code=code("ensemble.py"),
     output:
-        card=layout.model_file(f"ensemble/{ensemble_name()}", layout.CARD),
-        val_proba=layout.model_file(f"ensemble/{ensemble_name()}", layout.VAL_PROBA),
-        test_proba=layout.model_file(f"ensemble/{ensemble_name()}", layout.TEST_PROBA),
-        metrics=layout.model_file(f"ensemble/{ensemble_name()}", layout.METRICS),
+        card=R.model_file(f"ensemble/{ensemble_name()}", layout.CARD),
+        val_proba=R.model_file(f"ensemble/{ensemble_name()}", layout.VAL_PROBA),
+        test_proba=R.model_file(f"ensemble/{ensemble_name()}", layout.TEST_PROBA),
+        metrics=R.model_file(f"ensemble/{ensemble_name()}", layout.METRICS),
     log:
-        f"logs/ensemble/{ensemble_name()}.log",
+        R.log(f"ensemble/{ensemble_name()}"),
     conda:
-        "../envs/knn.yaml"
+        "../envs/analysis.yaml"
     params:
         name=ensemble_name(),
         members=ensemble_members(config),

@@ -1,14 +1,14 @@
 rule descriptors:
     """One descriptor of one set: hsv<bins> (HSV histograms), jointhsv, spectrum, lbp, cooc or crosscooc."""
     input:
-        layout.arrays("{set}"),
+        R.arrays("{set}"),
         code=code("descriptors.py"),
     output:
-        layout.features("{descriptor}", "{set}"),
+        R.features("{descriptor}", "{set}"),
     log:
-        "logs/descriptors/{descriptor}_{set}.log",
+        R.log("descriptors/{descriptor}_{set}"),
     benchmark:
-        "benchmarks/descriptors/{descriptor}_{set}.tsv"
+        R.benchmark("descriptors/{descriptor}_{set}")
     conda:
         "../envs/data.yaml"
     resources:

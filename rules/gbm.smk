@@ -5,23 +5,24 @@ rule gbm:
         unpack(gbm_inputs),
         code=code("gbm.py"),
     output:
-        card=layout.model_file("gbm/{name}", layout.CARD),
-        estimator=layout.model_file("gbm/{name}", layout.ESTIMATOR),
-        val_proba=layout.model_file("gbm/{name}", layout.VAL_PROBA),
-        test_proba=layout.model_file("gbm/{name}", layout.TEST_PROBA),
-        metrics=layout.model_file("gbm/{name}", layout.METRICS),
+        card=R.model_file("gbm/{name}", layout.CARD),
+        estimator=R.model_file("gbm/{name}", layout.ESTIMATOR),
+        val_proba=R.model_file("gbm/{name}", layout.VAL_PROBA),
+        test_proba=R.model_file("gbm/{name}", layout.TEST_PROBA),
+        metrics=R.model_file("gbm/{name}", layout.METRICS),
     log:
-        "logs/gbm/{name}.log",
+        R.log("gbm/{name}"),
     benchmark:
-        "benchmarks/gbm/{name}.tsv"
+        R.benchmark("gbm/{name}")
     conda:
-        "../envs/knn.yaml"
+        "../envs/analysis.yaml"
     threads: 2
     resources:
         mem_mb=lambda w, input: 2000 + 4 * input.size_mb,
         runtime=60,
     params:
         name="{name}",
+        data=DATA,
         descriptors=gbm_descriptors(),
         gbm=normalised(
             {

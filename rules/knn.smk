@@ -5,18 +5,18 @@ rule knn:
         unpack(knn_inputs),
         code=code("knn.py"),
     output:
-        card=layout.model_file("knn/{features}", layout.CARD),
-        reference=layout.model_file("knn/{features}", layout.REFERENCE),
-        grid=layout.model_file("knn/{features}", layout.GRID),
-        val_proba=layout.model_file("knn/{features}", layout.VAL_PROBA),
-        test_proba=layout.model_file("knn/{features}", layout.TEST_PROBA),
-        metrics=layout.model_file("knn/{features}", layout.METRICS),
+        card=R.model_file("knn/{features}", layout.CARD),
+        reference=R.model_file("knn/{features}", layout.REFERENCE),
+        grid=R.model_file("knn/{features}", layout.GRID),
+        val_proba=R.model_file("knn/{features}", layout.VAL_PROBA),
+        test_proba=R.model_file("knn/{features}", layout.TEST_PROBA),
+        metrics=R.model_file("knn/{features}", layout.METRICS),
     log:
-        "logs/knn/{features}.log",
+        R.log("knn/{features}"),
     benchmark:
-        "benchmarks/knn/{features}.tsv"
+        R.benchmark("knn/{features}")
     conda:
-        "../envs/knn.yaml"
+        "../envs/analysis.yaml"
     threads: 4
     resources:
         mem_mb=lambda w, input: 2000 + 6 * input.size_mb,
@@ -25,5 +25,6 @@ rule knn:
         k=sorted(config["knn"]["k"]),
         weights=sorted(config["knn"]["weights"]),
         combination=lambda w: combination() if w.features == "combo" else None,
+        data=DATA,
     script:
         "../scripts/knn.py"

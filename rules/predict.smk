@@ -3,11 +3,11 @@ rule predict:
     input:
         unpack(predict_inputs),
     output:
-        layout.predictions(),
+        R.predictions(),
     log:
-        "logs/predict.log",
+        R.log("predict"),
     benchmark:
-        "benchmarks/predict.tsv"
+        R.benchmark("predict")
     conda:
         f"../envs/cnn-{config['cnn']['environment']}.yaml"
     threads: 2
@@ -16,6 +16,7 @@ rule predict:
         runtime=30,
     params:
         model=lambda w: predicted_model(),
+        model_dir=lambda w: R.model_dir(predicted_model()),
         manifest=lambda w: folder_manifest(predict_folder()),
         backend=cnn_backend(),
     script:

@@ -1,38 +1,39 @@
 rule evaluate:
     """Per-class report and confusion matrices of one model's validation predictions."""
     input:
-        val_proba=layout.model_file("{model}/{variant}", layout.VAL_PROBA),
-        validation=layout.arrays("validation"),
+        val_proba=R.model_file("{family}/{name}", layout.VAL_PROBA),
+        validation=R.arrays("validation"),
         code=code("evaluate.py"),
     output:
-        report=layout.model_file("{model}/{variant}", layout.REPORT),
+        report=R.model_file("{family}/{name}", layout.REPORT),
         confusion=report(
-            layout.model_file("{model}/{variant}", layout.CONFUSION),
+            R.model_file("{family}/{name}", layout.CONFUSION),
             caption="../report/confusion.rst",
             category="Confusion matrices",
-            labels={"model": "{model}", "variant": "{variant}"},
+            labels={"model": "{family}/{name}"},
         ),
     log:
-        "logs/evaluate/{model}_{variant}.log",
+        R.log("evaluate/{family}_{name}"),
     conda:
-        "../envs/knn.yaml"
+        "../envs/analysis.yaml"
     script:
         "../scripts/evaluate.py"
 
 
 checkpoint summary:
-    """One row per model, best validation accuracy first (rule predict reads it to
-    resolve predict_model: best)."""
+    """One row per model, best validation accuracy first: the columns a reader needs, and
+    every field in summary_full.csv (rule predict reads it to resolve predict_model: best)."""
     input:
         metrics=files_of(run_models(), layout.METRICS),
         reports=files_of(run_models(), layout.REPORT),
         code=code("summary.py"),
     output:
-        layout.summary(),
+        summary=R.summary(),
+        full=R.summary_full(),
     log:
-        "logs/summary.log",
+        R.log("summary"),
     conda:
-        "../envs/knn.yaml"
+        "../envs/analysis.yaml"
     script:
         "../scripts/summary.py"
 
@@ -40,16 +41,16 @@ checkpoint summary:
 rule submission:
     """The test-split submission (image_id,label) of the summary's best model."""
     input:
-        summary=layout.summary(),
-        test=layout.arrays("test"),
+        summary=R.summary(),
+        test=R.arrays("test"),
         test_proba=files_of(run_models(), layout.TEST_PROBA),
         code=code("submission.py"),
     output:
-        layout.submission(),
+        R.submission(),
     log:
-        "logs/submission.log",
+        R.log("submission"),
     conda:
-        "../envs/knn.yaml"
+        "../envs/analysis.yaml"
     script:
         "../scripts/submission.py"
 
@@ -58,21 +59,21 @@ rule learning_curves:
     """Validation accuracy and loss per epoch of one ablation group, variants overlaid."""
     input:
         histories=lambda w: [
-            layout.model_file(f"cnn/{v}", layout.HISTORY)
+            R.model_file(f"cnn/{v}", layout.HISTORY)
             for v in ablation_groups()[w.group]
         ],
         code=code("plot_curves.py"),
     output:
         report(
-            layout.figure("curves_{group}.png"),
+            R.figure("curves_{group}.png"),
             caption="../report/curves.rst",
             category="CNN learning curves",
             labels={"setting": "{group}"},
         ),
     log:
-        "logs/figures/curves_{group}.log",
+        R.log("figures/curves_{group}"),
     conda:
-        "../envs/knn.yaml"
+        "../envs/analysis.yaml"
     params:
         variants=lambda w: ablation_groups()[w.group],
     script:
@@ -82,21 +83,21 @@ rule learning_curves:
 rule best_confusions:
     """Confusion matrices of the best model of each family."""
     input:
-        summary=layout.summary(),
-        validation=layout.arrays("validation"),
+        summary=R.summary(),
+        validation=R.arrays("validation"),
         val_proba=files_of(run_models(), layout.VAL_PROBA),
         code=code("plot_best_confusions.py"),
     output:
         report(
-            layout.figure("confusion_best.png"),
+            R.figure("confusion_best.png"),
             caption="../report/confusion_best.rst",
             category="Confusion matrices",
-            labels={"model": "best of each family", "variant": "-"},
+            labels={"model": "the best of each family"},
         ),
     log:
-        "logs/figures/confusion_best.log",
+        R.log("figures/confusion_best"),
     conda:
-        "../envs/knn.yaml"
+        "../envs/analysis.yaml"
     script:
         "../scripts/plot_best_confusions.py"
 
@@ -104,19 +105,19 @@ rule best_confusions:
 rule class_histograms:
     """The mean HSV histogram of each class of the training split."""
     input:
-        hist=layout.features(descriptor_name(config, "hsv"), "train"),
-        train=layout.arrays("train"),
+        hist=R.features(descriptor_name(config, "hsv"), "train"),
+        train=R.arrays("train"),
         code=code("plot_class_histograms.py"),
     output:
         report(
-            layout.figure("class_histograms.png"),
+            R.figure("class_histograms.png"),
             caption="../report/class_histograms.rst",
             category="Data",
         ),
     log:
-        "logs/figures/class_histograms.log",
+        R.log("figures/class_histograms"),
     conda:
-        "../envs/knn.yaml"
+        "../envs/analysis.yaml"
     params:
         bins=config["histogram_bins"],
     script:
@@ -126,18 +127,18 @@ rule class_histograms:
 rule sample_grid:
     """A grid of training images, a row per class."""
     input:
-        layout.arrays("train"),
+        R.arrays("train"),
         code=code("plot_samples.py"),
     output:
         report(
-            layout.figure("samples.png"),
+            R.figure("samples.png"),
             caption="../report/samples.rst",
             category="Data",
         ),
     log:
-        "logs/figures/samples.log",
+        R.log("figures/samples"),
     conda:
-        "../envs/knn.yaml"
+        "../envs/analysis.yaml"
     script:
         "../scripts/plot_samples.py"
 
@@ -145,42 +146,73 @@ rule sample_grid:
 rule class_recall:
     """The recall of every class for every model, in one figure."""
     input:
-        summary=layout.summary(),
+        summary=R.summary_full(),
         code=code("plot_class_recall.py"),
     output:
         report(
-            layout.figure("class_recall.png"),
+            R.figure("class_recall.png"),
             caption="../report/class_recall.rst",
             category="Summary",
         ),
     log:
-        "logs/figures/class_recall.log",
+        R.log("figures/class_recall"),
     conda:
-        "../envs/knn.yaml"
+        "../envs/analysis.yaml"
     script:
         "../scripts/plot_class_recall.py"
 
 
 rule report_page:
-    """The report's landing page (what ran, the summary table, a card per model)."""
+    """The HTML report's landing page (what ran, the summary table, the best model, links)
+    and a card per model (data, protocol, recall per class, inputs, training time)."""
     input:
-        summary=layout.summary(),
+        summary=R.summary(),
+        full=R.summary_full(),
         metrics=files_of(run_models(), layout.METRICS),
-        submission=layout.submission(),
+        submission=R.submission(),
         code=code("report_page.py"),
     output:
-        page=layout.report_page(),
+        page=R.report_page(),
         summary=report(
-            layout.report_file("summary.html"),
+            R.report_file("summary.html"),
             caption="../report/summary.rst",
             category="Summary",
         ),
+        cards=[
+            report(
+                card,
+                caption="../report/model_card.rst",
+                category="Model cards",
+                labels={"model": model},
+            )
+            for model, card in model_cards().items()
+        ],
     log:
-        "logs/report_page.log",
+        R.log("report_page"),
     conda:
-        "../envs/knn.yaml"
-    params:
-        data_dir=config["data_dir"],
-        demo=config["data_dir"] == "demo",
+        "../envs/analysis.yaml"
     script:
         "../scripts/report_page.py"
+
+
+rule report_config:
+    """The run's merged configuration as a page of the HTML report."""
+    input:
+        code=code("report_config.py"),
+    output:
+        report(
+            R.report_file("configuration.html"),
+            caption="../report/configuration.rst",
+            category="Configuration",
+        ),
+    log:
+        R.log("report/configuration"),
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        # what the run's results depend on: not predict's folder and model
+        config=normalised(
+            {k: v for k, v in config.items() if k not in ("predict_dir", "predict_model")}
+        ),
+    script:
+        "../scripts/report_config.py"

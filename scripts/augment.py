@@ -4,7 +4,7 @@ import logging
 
 from deepfake.augment import AugmentParams, augment_split
 from deepfake.io import load_arrays, save_arrays
-from deepfake.smk import run
+from deepfake.smk import job_from_argv, run
 
 
 def main(smk):
@@ -16,4 +16,5 @@ def main(smk):
 
 
 if __name__ == "__main__":
-    run(main, snakemake)  # noqa: F821 (injected by Snakemake)
+    # inside Snakemake its job is injected; alone, Snakemake builds it from the Snakefile
+    run(main, snakemake if "snakemake" in globals() else job_from_argv("augment"))  # noqa: F821

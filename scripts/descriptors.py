@@ -8,7 +8,7 @@ import numpy as np
 
 from deepfake.features import descriptor
 from deepfake.io import save_npy
-from deepfake.smk import run
+from deepfake.smk import job_from_argv, run
 
 
 def main(smk):
@@ -29,4 +29,5 @@ def main(smk):
 
 
 if __name__ == "__main__":
-    run(main, snakemake)  # noqa: F821 (injected by Snakemake)
+    # inside Snakemake its job is injected; alone, Snakemake builds it from the Snakefile
+    run(main, snakemake if "snakemake" in globals() else job_from_argv("descriptors"))  # noqa: F821

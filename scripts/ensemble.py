@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from deepfake import layout
-from deepfake.ensemble import EnsembleModel, ensemble_metrics
+from deepfake.ensemble import EnsembleModel, members_record
 from deepfake.io import save_json, save_npy
-from deepfake.provenance import versions
-from deepfake.smk import run
+from deepfake.metrics import metrics_record
+from deepfake.smk import job_from_argv, run
 
 
 def load_members(paths, members) -> dict:
@@ -31,17 +31,26 @@ def main(smk):
     with np.load(smk.input.validation) as arrays:
         labels = arrays["labels"]
     val_proba, test_proba = EnsembleModel.combine(val), EnsembleModel.combine(test)
-    result = ensemble_metrics(
-        smk.params.name, members, val_proba, labels, metrics, n_test=len(test_proba)
+    from_members = members_record(members, metrics)
+    result = metrics_record(
+        "ensemble",
+        str(smk.params.name),
+        val_proba=val_proba,
+        val_labels=labels,
+        n_test=len(test_proba),
+        params={"members": members},
+        members=members,
+        **from_members,
     )
-    EnsembleModel.save(Path(smk.output.card).parent, members)
+    EnsembleModel.save(Path(smk.output.card).parent, members, from_members["data"])
     save_npy(smk.output.val_proba, val_proba)
     save_npy(smk.output.test_proba, test_proba)
-    save_json(smk.output.metrics, result | {"versions": versions()})
+    save_json(smk.output.metrics, result)
     for m in members:
         logging.info("member %s: val_accuracy %.4f", m, result["member_val_accuracy"][m])
     logging.info("ensemble of %d: val_accuracy %.4f", len(members), result["val_accuracy"])
 
 
 if __name__ == "__main__":
-    run(main, snakemake)  # noqa: F821 (injected by Snakemake)
+    # inside Snakemake its job is injected; alone, Snakemake builds it from the Snakefile
+    run(main, snakemake if "snakemake" in globals() else job_from_argv("ensemble"))  # noqa: F821

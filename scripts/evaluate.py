@@ -5,7 +5,7 @@ import numpy as np
 from deepfake.evaluate import confusion, per_class_report
 from deepfake.io import save_csv
 from deepfake.plots import confusion_figure, save
-from deepfake.smk import run
+from deepfake.smk import job_from_argv, run
 
 
 def main(smk):
@@ -14,9 +14,10 @@ def main(smk):
         labels = arrays["labels"]
     report = per_class_report(labels, proba)
     save_csv(smk.output.report, report)
-    title = f"{smk.wildcards.model} {smk.wildcards.variant} (validation)"
+    title = f"{smk.wildcards.family}/{smk.wildcards.name} (validation)"
     save(confusion_figure(confusion(labels, proba), title), smk.output.confusion)
 
 
 if __name__ == "__main__":
-    run(main, snakemake)  # noqa: F821 (injected by Snakemake)
+    # inside Snakemake its job is injected; alone, Snakemake builds it from the Snakefile
+    run(main, snakemake if "snakemake" in globals() else job_from_argv("evaluate"))  # noqa: F821

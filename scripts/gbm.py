@@ -11,8 +11,8 @@ import numpy as np
 from deepfake import SPLITS
 from deepfake.gbm_model import GbmModel
 from deepfake.io import save_json, save_npy
-from deepfake.provenance import versions
-from deepfake.smk import run
+from deepfake.metrics import metrics_record
+from deepfake.smk import job_from_argv, run
 
 
 def load(smk, split):
@@ -28,33 +28,35 @@ def main(smk):
     start = time.perf_counter()
     model = GbmModel.fit(descriptors, train_g, train_y, smk.params.gbm)
     fit_seconds = time.perf_counter() - start
-    model.save(Path(smk.output.card).parent)
+    model.save(Path(smk.output.card).parent, dict(smk.params.data))
     val_proba = model.proba_from_descriptors(val_g)
     test_proba = model.proba_from_descriptors(test_g)
-    val_accuracy = float(np.mean(val_proba.argmax(1) == val_y))
     save_npy(smk.output.val_proba, val_proba)
     save_npy(smk.output.test_proba, test_proba)
-    metrics = {
-        "model": "gbm",
-        "variant": str(smk.params.name),
-        "features": "+".join(descriptors),
-        "val_accuracy": val_accuracy,
-        "params": dict(smk.params.gbm),
-        "n_features": int(sum(g.shape[1] for g in train_g)),
-        "fit_seconds": fit_seconds,
-        "n_train": len(train_y),
-        "n_val": len(val_y),
-        "versions": versions(),
-    }
+    metrics = metrics_record(
+        "gbm",
+        str(smk.params.name),
+        features="+".join(descriptors),
+        protocol="clean",
+        val_proba=val_proba,
+        val_labels=val_y,
+        n_train=len(train_y),
+        n_test=len(test_proba),
+        train_seconds=fit_seconds,
+        data=smk.params.data,
+        params=smk.params.gbm,
+        n_features=int(sum(g.shape[1] for g in train_g)),
+    )
     save_json(smk.output.metrics, metrics)
     logging.info(
         "%d features, %d rounds: validation accuracy %.4f (fit %.0f s)",
         metrics["n_features"],
         smk.params.gbm["max_iter"],
-        val_accuracy,
+        metrics["val_accuracy"],
         fit_seconds,
     )
 
 
 if __name__ == "__main__":
-    run(main, snakemake)  # noqa: F821 (injected by Snakemake)
+    # inside Snakemake its job is injected; alone, Snakemake builds it from the Snakefile
+    run(main, snakemake if "snakemake" in globals() else job_from_argv("gbm"))  # noqa: F821

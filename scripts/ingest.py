@@ -2,7 +2,7 @@
 
 from deepfake.ingest import ingest_split
 from deepfake.io import save_arrays
-from deepfake.smk import run
+from deepfake.smk import job_from_argv, run
 
 
 def main(smk):
@@ -19,4 +19,5 @@ def main(smk):
 
 
 if __name__ == "__main__":
-    run(main, snakemake)  # noqa: F821 (injected by Snakemake)
+    # inside Snakemake its job is injected; alone, Snakemake builds it from the Snakefile
+    run(main, snakemake if "snakemake" in globals() else job_from_argv("ingest"))  # noqa: F821

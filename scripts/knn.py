@@ -12,17 +12,17 @@ import numpy as np
 from deepfake import SPLITS
 from deepfake.features import descriptor
 from deepfake.io import save_csv, save_json, save_npy
-from deepfake.knn import (
+from deepfake.knn_model import KnnModel
+from deepfake.knn_search import (
     best_k,
     choose_combination,
     cross_validate_combination,
     group_scales,
     knn_grid,
 )
-from deepfake.knn_model import KnnModel
-from deepfake.provenance import versions
+from deepfake.metrics import metrics_record
 from deepfake.settings import COMBINATION
-from deepfake.smk import run
+from deepfake.smk import job_from_argv, run
 
 
 def load(smk, split):
@@ -86,29 +86,39 @@ def main(smk):
     start = time.perf_counter()
     model, grid, choice = fit(smk, train_g, train_y, val_g, val_y)
     fit_seconds = time.perf_counter() - start  # the choice of k, voting (and weights)
-    model.save(Path(smk.output.card).parent)
+    model.save(Path(smk.output.card).parent, dict(smk.params.data))
     val_proba = model.proba_from_descriptors(val_g)
     test_proba = model.proba_from_descriptors(test_g)
-    val_accuracy = float(np.mean(val_proba.argmax(1) == val_y))
     save_csv(smk.output.grid, grid)
     save_npy(smk.output.val_proba, val_proba)
     save_npy(smk.output.test_proba, test_proba)
-    metrics = {
-        "model": "knn",
-        "variant": features,
-        "features": features,
+    metrics = metrics_record(
+        "knn",
+        features,
+        features=features,
+        # combo chooses by cross-validation on the training split; the others on validation
+        protocol="clean" if features == COMBINATION else "report",
+        val_proba=val_proba,
+        val_labels=val_y,
+        n_train=len(train_y),
+        n_test=len(test_proba),
+        train_seconds=fit_seconds,
+        data=smk.params.data,
+        params={"k": list(smk.params.k), "weights": list(smk.params.weights)}
+        | ({"combination": smk.params.combination} if smk.params.combination else {}),
+        best_k=model.k,
+        voting=model.voting,
         **choice,
-        "val_accuracy": val_accuracy,
-        "best_k": model.k,
-        "weights": model.voting,
-        "n_train": len(train_y),
-        "n_val": len(val_y),
-        "fit_seconds": fit_seconds,
-        "versions": versions(),
-    }
+    )
     save_json(smk.output.metrics, metrics)
-    logging.info("k = %d (%s votes), validation accuracy %.4f", model.k, model.voting, val_accuracy)
+    logging.info(
+        "k = %d (%s votes), validation accuracy %.4f",
+        model.k,
+        model.voting,
+        metrics["val_accuracy"],
+    )
 
 
 if __name__ == "__main__":
-    run(main, snakemake)  # noqa: F821 (injected by Snakemake)
+    # inside Snakemake its job is injected; alone, Snakemake builds it from the Snakefile
+    run(main, snakemake if "snakemake" in globals() else job_from_argv("knn"))  # noqa: F821

@@ -6,18 +6,18 @@ import pandas as pd
 from deepfake import layout
 from deepfake.evaluate import confusion
 from deepfake.plots import best_confusions, save
-from deepfake.smk import run
+from deepfake.smk import job_from_argv, run
 
 
 def main(smk):
     summary = pd.read_csv(smk.input.summary)
-    best = summary.groupby("model", sort=False).head(1)  # summary is sorted best first
+    best = summary.groupby("family", sort=False).head(1)  # summary is sorted best first
     with np.load(smk.input.validation) as arrays:
         labels = arrays["labels"]
     probas = {layout.model_of(p): p for p in smk.input.val_proba}
     panels = {
-        f"best {row.model} ({row.variant}, {row.val_accuracy:.1%})": confusion(
-            labels, np.load(probas[f"{row.model}/{row.variant}"])
+        f"best {row.family} ({row.model}, {row.val_accuracy:.1%})": confusion(
+            labels, np.load(probas[row.model])
         )
         for row in best.itertuples()
     }
@@ -25,4 +25,5 @@ def main(smk):
 
 
 if __name__ == "__main__":
-    run(main, snakemake)  # noqa: F821 (injected by Snakemake)
+    # inside Snakemake its job is injected; alone, Snakemake builds it from the Snakefile
+    run(main, snakemake if "snakemake" in globals() else job_from_argv("best_confusions"))  # noqa: F821

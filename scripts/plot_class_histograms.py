@@ -3,7 +3,7 @@
 import numpy as np
 
 from deepfake.plots import class_histograms, save
-from deepfake.smk import run
+from deepfake.smk import job_from_argv, run
 
 
 def main(smk):
@@ -13,4 +13,5 @@ def main(smk):
 
 
 if __name__ == "__main__":
-    run(main, snakemake)  # noqa: F821 (injected by Snakemake)
+    # inside Snakemake its job is injected; alone, Snakemake builds it from the Snakefile
+    run(main, snakemake if "snakemake" in globals() else job_from_argv("class_histograms"))  # noqa: F821

@@ -8,7 +8,7 @@ import numpy as np
 from deepfake import SPLITS
 from deepfake.ingest import duplicates_across_splits
 from deepfake.io import write_atomic
-from deepfake.smk import run
+from deepfake.smk import job_from_argv, run
 
 
 def main(smk):
@@ -28,4 +28,5 @@ def main(smk):
 
 
 if __name__ == "__main__":
-    run(main, snakemake)  # noqa: F821 (injected by Snakemake)
+    # inside Snakemake its job is injected; alone, Snakemake builds it from the Snakefile
+    run(main, snakemake if "snakemake" in globals() else job_from_argv("split_check"))  # noqa: F821

@@ -8,12 +8,12 @@ import pandas as pd
 from deepfake import layout
 from deepfake.evaluate import submission
 from deepfake.io import save_csv
-from deepfake.smk import run
+from deepfake.smk import job_from_argv, run
 
 
 def main(smk):
     best = pd.read_csv(smk.input.summary).iloc[0]
-    model = f"{best['model']}/{best['variant']}"
+    model = best["model"]
     proba_path = next(p for p in smk.input.test_proba if layout.model_of(p) == model)
     with np.load(smk.input.test) as arrays:
         ids = arrays["ids"]
@@ -28,4 +28,5 @@ def main(smk):
 
 
 if __name__ == "__main__":
-    run(main, snakemake)  # noqa: F821 (injected by Snakemake)
+    # inside Snakemake its job is injected; alone, Snakemake builds it from the Snakefile
+    run(main, snakemake if "snakemake" in globals() else job_from_argv("submission"))  # noqa: F821

@@ -15,7 +15,7 @@ once every output is written.
 import logging
 from pathlib import Path
 
-from deepfake.smk import run
+from deepfake.smk import job_from_argv, run
 
 log = logging.getLogger("train_cnn")
 
@@ -58,7 +58,7 @@ def main(smk) -> None:
     )
 
     from deepfake.io import save_json, save_npy
-    from deepfake.provenance import versions
+    from deepfake.metrics import metrics_record
     from deepfake.train import check_split, n_freq_of, train_cnn
 
     variant = str(smk.params.variant)
@@ -75,23 +75,32 @@ def main(smk) -> None:
     log.info("variant %s, settings %s", variant, settings)
 
     result = train_cnn(train, val, settings, None, smk.params.work_dir, log=log, cleanup=False)
-    result.write_outputs(Path(out.card).parent)
+    result.write_outputs(Path(out.card).parent, dict(smk.params.data))
+    test_proba = result.model.proba_from_inputs(test)
     save_npy(out.val_proba, result.val_proba)
-    save_npy(out.test_proba, result.model.proba_from_inputs(test))
-    features = f"image+hsv{settings.bins}" + (f"+{settings.fingerprint}" if n_freq else "")
-    metrics = {
-        "model": "cnn",
-        "variant": variant,
-        "features": features,
-        **result.summary,
-        "n_test": len(test["label"]),
-        "params": settings.as_params(),
-        "versions": versions(result.summary["backend"]),
-    }
+    save_npy(out.test_proba, test_proba)
+    summary = dict(result.summary)
+    metrics = metrics_record(
+        "cnn",
+        variant,
+        features=f"image+hsv{settings.bins}" + (f"+{settings.fingerprint}" if n_freq else ""),
+        protocol=summary.pop("protocol"),
+        val_proba=result.val_proba,
+        val_labels=val["label"],
+        n_train=summary.pop("n_train"),
+        n_test=len(test_proba),
+        train_seconds=summary.pop("train_seconds"),
+        train_pflop=summary.pop("train_pflop"),
+        data=smk.params.data,
+        params=settings.as_params(),
+        backend=summary["backend"],
+        **{k: v for k, v in summary.items() if k not in ("val_accuracy", "n_val")},
+    )
     save_json(out.metrics, metrics)
     result.remove_checkpoint()
     log.info("variant %s done: val_accuracy %.4f", variant, metrics["val_accuracy"])
 
 
 if __name__ == "__main__":
-    run(main, snakemake)  # noqa: F821 (injected by Snakemake)
+    # inside Snakemake its job is injected; alone, Snakemake builds it from the Snakefile
+    run(main, snakemake if "snakemake" in globals() else job_from_argv("train_cnn"))  # noqa: F821

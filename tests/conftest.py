@@ -23,6 +23,18 @@ def load_config(name: str = "tiny") -> dict:
     return yaml.safe_load((REPO / "tests" / "configs" / f"{name}.yaml").read_text())
 
 
+def validated(config: dict) -> dict:
+    """``config`` as the workflow sees it: checked against the schema, every default
+    filled in (a copy)."""
+    import copy
+
+    from deepfake.config import check_config
+
+    config = copy.deepcopy(config)
+    check_config(config, REPO / "schemas" / "config.schema.yaml")
+    return config
+
+
 def copy_workflow(dest: Path, config: dict) -> Path:
     """A runnable copy of the workflow in ``dest`` whose config.yaml is ``config``."""
     dest.mkdir(parents=True, exist_ok=True)

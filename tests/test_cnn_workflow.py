@@ -60,7 +60,7 @@ def test_every_variant_is_trained_and_scored(cnn_run):
         )
         assert (folder / "model.keras").stat().st_size > 0
         assert any((folder / "tensorboard").rglob("events.out.tfevents.*"))
-        assert "epoch 1/1" in (cnn_run / "logs" / "cnn" / f"{variant}.log").read_text()
+        assert "epoch 1/1" in (cnn_run / "results" / "logs" / "cnn" / f"{variant}.log").read_text()
     flatten = json.loads((cnn_run / "results/cnn/flatten/metrics.json").read_text())
     baseline = json.loads((cnn_run / "results/cnn/baseline/metrics.json").read_text())
     assert flatten["n_params"] > baseline["n_params"]

@@ -5,22 +5,24 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import REPO, load_config
+from conftest import REPO, load_config, validated
 
 from deepfake.config import (
+    ConfigError,
+    check_config,
     check_predict_model,
     choose_model,
     ensemble_members,
-    folder_manifest,
     inference_files,
     models,
     normalised,
-    package_modules,
     trained_models,
     trained_variants,
     typed_cli_values,
 )
+from deepfake.datafolder import check_data_folder, data_record, folder_manifest
 from deepfake.settings import TrainSettings
+from deepfake.sources import package_modules
 
 
 def variant_params(config, variant):
@@ -40,7 +42,7 @@ def test_params_do_not_depend_on_key_order():
 
 
 def test_cnn_train_subset():
-    config = load_config("tiny_cnn")
+    config = validated(load_config("tiny_cnn"))
     assert trained_variants(config) == list(config["cnn"]["variants"])
     config["cnn"]["train"] = ["flatten", "baseline"]
     assert trained_variants(config) == ["baseline", "flatten"]  # config order
@@ -50,7 +52,7 @@ def test_cnn_train_subset():
 
 
 def test_ensemble_members_default_to_the_cnns_and_may_include_knn():
-    config = load_config("tiny_cnn")
+    config = validated(load_config("tiny_cnn"))
     config["cnn"]["train"] = ["baseline", "bins8"]
     assert trained_models(config) == ["knn/hsv16", "knn/pixels", "cnn/baseline", "cnn/bins8"]
     assert ensemble_members(config) == ["cnn/baseline", "cnn/bins8"]
@@ -81,11 +83,12 @@ def test_manifest_sees_a_file_replaced_in_place(tmp_path):
 
 def test_code_inputs_follow_imports():
     names = {os.path.basename(p) for p in package_modules(REPO / "scripts" / "train_cnn.py")}
-    assert {"model.py", "train.py", "backend.py", "__init__.py", "layout.py"} <= names
+    assert {"networks.py", "train.py", "backend.py", "__init__.py", "layout.py"} <= names
     # its model's inputs are descriptors; the KNN's code is not the CNN's
-    assert "features.py" in names and "knn.py" not in names and "knn_model.py" not in names
+    assert "features.py" in names and "knn_search.py" not in names
+    assert "knn_model.py" not in names
     names = {os.path.basename(p) for p in package_modules(REPO / "scripts" / "knn.py")}
-    assert {"knn.py", "features.py"} <= names and "model.py" not in names
+    assert {"knn_search.py", "features.py"} <= names and "networks.py" not in names
 
 
 def test_one_variant_merging():
@@ -95,7 +98,7 @@ def test_one_variant_merging():
 
 
 def test_predict_model_is_checked_against_the_run():
-    config = load_config("tiny_cnn")
+    config = validated(load_config("tiny_cnn"))
     config["cnn"]["train"] = ["baseline", "bins8"]
     assert models(config) == [*trained_models(config), "ensemble/mean"]
     for wanted in ("best", "knn", "cnn", "ensemble", "knn/pixels", "cnn/bins8"):
@@ -107,7 +110,7 @@ def test_predict_model_is_checked_against_the_run():
 
 
 def test_inference_needs_only_the_model_files():
-    config = load_config("tiny_cnn")
+    config = validated(load_config("tiny_cnn"))
     config["cnn"]["train"] = ["baseline", "bins8"]
     assert inference_files(config, "cnn/baseline") == [
         "results/cnn/baseline/model.json",
@@ -124,9 +127,61 @@ def test_inference_needs_only_the_model_files():
 
 def test_summary_rows_resolve_best_and_families(tmp_path):
     summary = tmp_path / "summary.csv"
-    summary.write_text("model,variant,val_accuracy\nknn,combo,0.9\ncnn,fast,0.8\n")
+    summary.write_text("model,family,val_accuracy\nknn/combo,knn,0.9\ncnn/fast,cnn,0.8\n")
     assert choose_model(summary, "best") == "knn/combo"
     assert choose_model(summary, "cnn") == "cnn/fast"
     assert choose_model(summary, "cnn/fast") == "cnn/fast"
     with pytest.raises(ValueError, match="not a row"):
         choose_model(summary, "ensemble")
+
+
+def test_the_schema_fills_every_default_and_says_a_wrong_key_in_a_line():
+    config = {"data_dir": "demo", "histogram_bins": 16, "knn": {"k": [3], "features": ["hsv"]}}
+    config |= {k: load_config("tiny")[k] for k in ("demo", "augment", "cnn")}
+    check_config(config, REPO / "schemas" / "config.schema.yaml")
+    assert config["results_dir"] == "results" and config["ensemble"]["name"] == "mean"
+    assert config["knn"]["combination"]["folds"] == 3 and config["gbm"]["max_iter"] == 300
+    config["knn"]["kk"] = [3]
+    with pytest.raises(ConfigError) as caught:
+        check_config(config, REPO / "schemas" / "config.schema.yaml")
+    message = str(caught.value)
+    assert "config key 'knn.kk' is not allowed here; allowed keys: combination, features, k" in (
+        message
+    )
+    assert len(message.splitlines()) == 2  # the heading and one line: no schema, no config
+
+
+def test_a_data_folder_must_hold_the_competitions_layout(tmp_path):
+    with pytest.raises(ValueError, match="no such folder"):
+        check_data_folder(tmp_path / "nope")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="not a folder"):
+        check_data_folder(tmp_path / "file")
+    data = tmp_path / "data"
+    for name in ("train", "validation"):
+        (data / name).mkdir(parents=True)
+    (data / "train.csv").write_text("image_id,label\n")
+    with pytest.raises(ValueError) as caught:
+        check_data_folder(data)
+    assert f"config data_dir: {data} is not in the competition's layout: missing test/, " in str(
+        caught.value
+    )
+    assert "validation.csv, test.csv (expected" in str(caught.value)
+    (data / "test").mkdir()
+    for name in ("validation.csv", "test.csv"):
+        (data / name).write_text("image_id\n")
+    check_data_folder(data)
+    record = data_record(str(data))
+    assert record["data_dir"] == str(data.resolve()) and record["demo"] is False
+    assert record["train"].startswith("0 files")
+    assert data_record("demo", {"seed": 7}) == {
+        "data_dir": "demo",
+        "demo": True,
+        "demo_settings": {"seed": 7},
+    }
+
+
+def test_a_broken_link_still_has_a_manifest(tmp_path):
+    (tmp_path / "a.png").write_bytes(b"one")
+    (tmp_path / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    assert folder_manifest(tmp_path).startswith("2 files")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from deepfake import layout
-from deepfake.ensemble import ensemble_metrics, mean_proba
+from deepfake.ensemble import mean_proba, members_record
 from deepfake.evaluate import per_class_report, summarise, summary_row
+from deepfake.metrics import COMMON_KEYS, accuracy, metrics_record
 
 
 def proba(n, seed):
@@ -63,27 +63,59 @@ def test_member_name_from_a_results_path():
     assert layout.model_of("/x/results/knn/hsv16/metrics.json") == "knn/hsv16"
 
 
+def member(features, accuracy, protocol="clean", seconds=10.0, pflop=0.0, demo=True):
+    return {
+        "features": features,
+        "val_accuracy": accuracy,
+        "protocol": protocol,
+        "train_seconds": seconds,
+        "train_pflop": pflop,
+        "n_train": 100,
+        "data": {"data_dir": "demo", "demo": demo},
+    }
+
+
 def test_metrics_and_summary_row(tmp_path):
     labels = np.array([0, 1, 2, 3, 4, 0])
     members = {"cnn/a": proba(6, 0), "knn/hsv8": proba(6, 1)}
     mean = mean_proba(members)
     member_metrics = {
-        "cnn/a": {"features": "image+hsv16", "val_accuracy": 0.5},
-        "knn/hsv8": {"features": "hsv8", "val_accuracy": 0.25},
+        "cnn/a": member("image+hsv16", 0.5, seconds=30.0, pflop=0.25),
+        "knn/hsv8": member("hsv8", 0.25, protocol="report", seconds=2.0),
     }
-    metrics = ensemble_metrics("mean", list(members), mean, labels, member_metrics, n_test=3)
+    metrics = metrics_record(
+        "ensemble",
+        "mean",
+        val_proba=mean,
+        val_labels=labels,
+        n_test=3,
+        params={"members": list(members)},
+        members=list(members),
+        **members_record(list(members), member_metrics),
+    )
+    assert set(COMMON_KEYS) <= set(metrics)
     assert metrics["model"] == "ensemble" and metrics["variant"] == "mean"
     assert metrics["members"] == ["cnn/a", "knn/hsv8"]
     assert metrics["features"] == "image+hsv16+hsv8"
     assert metrics["val_accuracy"] == pytest.approx(np.mean(mean.argmax(1) == labels))
     assert metrics["member_val_accuracy"] == {"cnn/a": 0.5, "knn/hsv8": 0.25}
+    # what it costs: its members' sums; clean only if every member is
+    assert metrics["train_seconds"] == 32.0 and metrics["train_pflop"] == 0.25
+    assert metrics["protocol"] == "report" and metrics["data"]["demo"] is True
     # Through the summary like any model.
     (tmp_path / "metrics.json").write_text(json.dumps(metrics))
     per_class_report(labels, mean).to_csv(tmp_path / "report.csv", index=False)
     row = summary_row(tmp_path / "metrics.json", tmp_path / "report.csv")
-    table = summarise([row])
-    assert table.loc[0, "model"] == "ensemble"
-    assert table.loc[0, "val_accuracy"] == pytest.approx(metrics["val_accuracy"])
-    assert isinstance(table, pd.DataFrame)
+    table, full = summarise([row])
+    assert table.loc[0, "model"] == "ensemble/mean" and table.loc[0, "family"] == "ensemble"
+    assert table.loc[0, "val_accuracy"] == pytest.approx(metrics["val_accuracy"], abs=1e-4)
+    assert full.loc[0, "members"] == "cnn/a knn/hsv8"
     with pytest.raises(ValueError, match="labels"):
-        ensemble_metrics("mean", list(members), mean, labels[:5], member_metrics, n_test=3)
+        accuracy(mean, labels[:5])
+
+
+def test_members_trained_on_other_data_are_refused():
+    member_metrics = {"cnn/a": member("image", 0.5), "knn/b": member("hsv8", 0.4, demo=False)}
+    member_metrics["knn/b"]["data"]["data_dir"] = "/data"
+    with pytest.raises(ValueError, match="trained on different data"):
+        members_record(["cnn/a", "knn/b"], member_metrics)

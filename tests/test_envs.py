@@ -31,7 +31,7 @@ def pip_requirements(env_file: Path) -> list[Requirement]:
 
 
 def test_every_rule_family_has_an_environment():
-    assert {e.stem for e in ENVS} == {"data", "knn", "cnn-cpu", "cnn-gpu"}
+    assert {e.stem for e in ENVS} == {"data", "analysis", "cnn-cpu", "cnn-gpu"}
 
 
 @pytest.mark.parametrize("env_file", ENVS, ids=lambda p: p.stem)

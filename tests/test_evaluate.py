@@ -32,17 +32,22 @@ def test_summary_row_and_order(tmp_path):
         predicted[:wrong] = (predicted[:wrong] + 1) % 5
         metrics, report = tmp_path / f"{name}.json", tmp_path / f"{name}.csv"
         accuracy = float(np.mean(predicted == truth))
-        metrics.write_text(json.dumps({"model": "knn", "variant": name, "features": name,
-                                       "val_accuracy": accuracy, "best_k": 3}))  # fmt: skip
+        record = {"model": "knn", "variant": name, "features": name, "protocol": "report",
+                  "val_accuracy": accuracy, "best_k": 3, "train_seconds": 1.25,
+                  "train_pflop": 0.0, "data": {"data_dir": "demo", "demo": True},
+                  "params": {"k": [3, 5]}}  # fmt: skip
+        metrics.write_text(json.dumps(record))
         per_class_report(truth, onehot(predicted)).to_csv(report, index=False)
         rows.append(summary_row(metrics, report))
-    table = summarise(rows)
-    assert list(table["variant"]) == ["b", "c", "a"]  # accuracy first, then name on a tie
-    assert list(table.columns[:6]) == [
-        "model", "variant", "features", "val_accuracy", "macro_f1", "worst_class",
+    table, full = summarise(rows)
+    assert list(table["model"]) == ["knn/b", "knn/c", "knn/a"]  # accuracy, then name on a tie
+    assert list(table.columns) == [
+        "model", "family", "val_accuracy", "macro_f1", "weakest_class", "protocol",
+        "train_seconds", "train_pflop", "trained_on",
     ]  # fmt: skip
-    assert table.loc[2, "worst_class"] == 0 and table.loc[2, "recall_0"] == 0.0
-    assert table.loc[0, "best_k"] == 3
+    assert table.loc[2, "weakest_class"] == 0 and full.loc[2, "recall_0"] == 0.0
+    assert full.loc[0, "best_k"] == 3 and full.loc[0, "params.k"] == "3 5"
+    assert table.loc[0, "trained_on"] == "demo (synthetic)" and table.loc[0, "protocol"] == "report"
 
 
 def test_submission_keeps_test_order_and_argmax():

@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_limits
 
 from deepfake.features import descriptor
 from deepfake.gbm_model import GbmModel
-from deepfake.models import load
+from deepfake.families import load
 
 PARAMS = {"max_iter": 20, "learning_rate": 0.2, "max_leaf_nodes": 7, "l2_regularization": 0.0,
           "seed": 0}  # fmt: skip

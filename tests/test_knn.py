@@ -15,7 +15,7 @@ from conftest import copy_workflow, load_config, snakemake
 from sklearn.neighbors import KNeighborsClassifier
 
 from deepfake.features import descriptor, hsv_histograms, pixel_features
-from deepfake.knn import (
+from deepfake.knn_search import (
     best_k,
     choose_combination,
     coarse_images,
@@ -214,6 +214,7 @@ def run_knn_script(tmp_path, train, train_y, val, val_y, test, features="combo",
                 "folds": 3,
                 "seed": 0,
             },
+            data={"data_dir": "demo", "demo": True},
         ),
         threads=threads,
     )
@@ -229,7 +230,7 @@ def test_neighbours_and_votes_do_not_depend_on_the_thread_count(real_sets, tmp_p
     val, val_y, test = query[::2], query_y[::2], query[1::2]
     one = run_knn_script(tmp_path / "one", train, train_y, val, val_y, test, features, 1)
     four = run_knn_script(tmp_path / "four", train, train_y, val, val_y, test, features, 4)
-    assert one["best_k"] == four["best_k"] and one["weights"] == four["weights"]
+    assert one["best_k"] == four["best_k"] and one["voting"] == four["voting"]
     for name in ("val_proba.npy", "test_proba.npy"):
         a, b = (np.load(tmp_path / run / "out" / name) for run in ("one", "four"))
         np.testing.assert_array_equal(a, b)
@@ -249,7 +250,7 @@ def test_combination_choice_ignores_validation_labels(real_sets, tmp_path):
     train, train_y, query, query_y = real_sets
     val, val_y, test = query[::2], query_y[::2], query[1::2]
     metrics = run_knn_script(tmp_path / "a", train, train_y, val, val_y, test)
-    chosen = ("group_weights", "best_k", "weights", "cv_accuracy", "group_scales")
+    chosen = ("group_weights", "best_k", "voting", "cv_accuracy", "group_scales")
     assert metrics["cv_folds"] == 3 and metrics["cv_accuracy"] > 0.2
     # Wrong validation labels change the validation score only, never the choice.
     wrong = (val_y + 1) % 5
@@ -283,7 +284,7 @@ def test_workflow_runs_descriptor_and_combination_knn_with_default_settings(tmp_
         assert features.dtype == np.float32 and len(features) == 50
     combo = json.loads((workdir / "results/knn/combo/metrics.json").read_text())
     assert combo["groups"] == ["jointhsv", "spectrum", "lbp"] and combo["cv_folds"] == 3
-    assert combo["group_weights"][0] == 1.0 and combo["weights"] == "uniform"
+    assert combo["group_weights"][0] == 1.0 and combo["voting"] == "uniform"
     assert combo["best_k"] in (3, 5) and 0 <= combo["val_accuracy"] <= 1
     spectrum = json.loads((workdir / "results/knn/spectrum/metrics.json").read_text())
     assert spectrum["features"] == "spectrum" and spectrum["n_val"] == 50

@@ -15,9 +15,9 @@ from conftest import separable
 from deepfake.ensemble import EnsembleModel
 from deepfake.features import descriptor, hsv_histograms
 from deepfake.ingest import DataError
-from deepfake.knn import combine, group_scales, knn_proba
+from deepfake.knn_search import combine, group_scales, knn_proba
 from deepfake.knn_model import KnnModel
-from deepfake.models import load
+from deepfake.families import load
 from deepfake.predict import COLUMNS, chunks, list_images, predict_folder, read_images
 
 
@@ -72,7 +72,7 @@ def test_missing_or_empty_folder_is_a_clear_error(tmp_path):
         list_images(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / ".DS_Store").write_text("")
-    with pytest.raises(DataError, match="holds no image files"):
+    with pytest.raises(DataError, match="holds no files"):
         list_images(tmp_path / "empty")
 
 

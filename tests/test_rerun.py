@@ -143,7 +143,7 @@ def test_predict_attributes_a_folder_once(run, real_images):
     expected = validation_rows(run, best, names)
     np.testing.assert_allclose(table.loc[names, probas].astype(float), expected, atol=1e-5)
     assert table.loc[names, "label"].astype(int).tolist() == expected.argmax(1).tolist()
-    assert "1 file(s) not decodable" in (run / "logs" / "predict.log").read_text()
+    assert "1 file(s) not decodable" in (run / "results" / "logs" / "predict.log").read_text()
     assert planned() == {}  # unchanged folder: nothing to do
 
     for model in ("cnn/baseline", "knn/pixels"):

@@ -76,7 +76,7 @@ def test_sigkilled_training_resumes_after_its_last_epoch(tmp_path):
     config["cnn"]["base"]["epochs"] = EPOCHS
     config["cnn"]["variants"] = {"baseline": {}}
     workdir = copy_workflow(tmp_path / "wf", config)
-    log = workdir / "logs" / "cnn" / "baseline.log"
+    log = workdir / "results" / "logs" / "cnn" / "baseline.log"
     out = workdir / "results" / "cnn" / "baseline"
     work_dir = workdir / "results" / ".checkpoints" / "cnn" / "baseline"
 
@@ -184,7 +184,7 @@ def test_sigkilled_training_resumes_after_its_last_epoch(tmp_path):
     start = time.perf_counter()
     snakemake(copy, "results/cnn/baseline/val_proba.npy", "--forcerun", "train_cnn")
     full_seconds = time.perf_counter() - start
-    assert "resuming" not in (copy / "logs" / "cnn" / "baseline.log").read_text()
+    assert "resuming" not in (copy / "results" / "logs" / "cnn" / "baseline.log").read_text()
     cols = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"]
     reference = pd.read_csv(copy / "results" / "cnn" / "baseline" / "history.csv")
     pd.testing.assert_frame_equal(history[cols], reference[cols])
@@ -218,7 +218,7 @@ def test_failed_job_leaves_the_dag_resumable(tmp_path, sample):
     first = snakemake(workdir, "--keep-going", check=False)
     first_seconds = time.perf_counter() - start
     assert first.returncode != 0
-    log = (workdir / "logs" / "ingest" / "validation.log").read_text()
+    log = (workdir / "results" / "logs" / "ingest" / "validation.log").read_text()
     assert f"{victim}: not a decodable image" in log
     assert not (results / "arrays" / "validation.npz").exists()
     # --keep-going: the jobs that do not need the validation split all finished.

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from deepfake.config import check_disjoint
+from deepfake.datafolder import check_disjoint
 from deepfake.ingest import duplicates_across_splits, ingest_split
 
 

@@ -46,7 +46,7 @@ def test_variant_with_every_option_trains_through_snakemake(tmp_path):
     assert metrics["val_accuracy"] == pytest.approx(np.mean(proba.argmax(1) == labels))
     np.testing.assert_allclose(np.load(folder / "test_proba.npy").sum(axis=1), 1.0, atol=1e-4)
     assert (folder / "model.keras").stat().st_size > 0 and (folder / "tensorboard").is_dir()
-    log = (workdir / "logs" / "cnn" / "options.log").read_text()
+    log = (workdir / "results" / "logs" / "cnn" / "options.log").read_text()
     assert "clean (validation scored once)" in log and "\r" not in log
 
 

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.slow
 
 REPORT = {"class_recall", "report_page"}  # they follow the summary
 SPINE = {"knn", "evaluate", "summary", "submission", "best_confusions"} | REPORT
+CONFIG_PAGE = {"report_config"}  # the HTML report's configuration page: any config edit
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,19 @@ def test_demo_run_writes_every_artefact(demo_run):
 
 def test_summary_and_submission(demo_run):
     summary = pd.read_csv(demo_run / "results" / "metrics" / "summary.csv")
-    assert set(summary["variant"]) == {"hsv16", "pixels"}
+    assert set(summary["model"]) == {"knn/hsv16", "knn/pixels"}
+    assert summary.columns.tolist() == [
+        "model", "family", "val_accuracy", "macro_f1", "weakest_class", "protocol",
+        "train_seconds", "train_pflop", "trained_on",
+    ]  # fmt: skip
+    # the protocol of every row; integers as integers; nothing nested
+    assert set(summary["protocol"]) == {"report"}  # k and voting chosen on validation
+    text = (demo_run / "results" / "metrics" / "summary.csv").read_text()
+    assert ".0000" not in text and "{" not in text
+    assert summary["trained_on"].eq("demo (synthetic)").all()
+    full = pd.read_csv(demo_run / "results" / "metrics" / "summary_full.csv")
+    assert full["model"].tolist() == summary["model"].tolist()
+    assert {"recall_0", "best_k", "data.demo", "versions.numpy"} <= set(full.columns)
     assert summary["val_accuracy"].is_monotonic_decreasing
     submission = pd.read_csv(demo_run / "results" / "submission.csv")
     test_ids = pd.read_csv(demo_run / "results" / "demo" / "test.csv")["image_id"]
@@ -68,7 +81,7 @@ def test_summary_and_submission(demo_run):
     assert submission["image_id"].tolist() == test_ids.tolist()
     assert submission["label"].between(0, 4).all()
     best = summary.iloc[0]
-    expected = np.load(demo_run / "results" / best["model"] / best["variant"] / "test_proba.npy")
+    expected = np.load(demo_run / "results" / best["model"] / "test_proba.npy")
     assert submission["label"].tolist() == expected.argmax(1).tolist()
 
 
@@ -82,7 +95,7 @@ def test_changing_the_k_grid_reruns_knn_and_dependants_only(demo_run):
         planned = planned_rules(demo_run)
     finally:
         (demo_run / "config.yaml").write_text(original)
-    assert set(planned) == SPINE and planned["knn"] == 2
+    assert set(planned) == SPINE | CONFIG_PAGE and planned["knn"] == 2
 
 
 def test_changing_bins_reruns_histograms_and_hsv_knn_not_ingest_or_augment(demo_run):
@@ -91,7 +104,7 @@ def test_changing_bins_reruns_histograms_and_hsv_knn_not_ingest_or_augment(demo_
         planned = planned_rules(demo_run)
     finally:
         (demo_run / "config.yaml").write_text(original)
-    assert set(planned) == SPINE | {"descriptors", "class_histograms"}
+    assert set(planned) == SPINE | CONFIG_PAGE | {"descriptors", "class_histograms"}
     assert planned["descriptors"] == 4 and planned["knn"] == 1  # hsv8 only; pixels unchanged
 
 
@@ -101,7 +114,8 @@ def test_changing_augmentation_leaves_knn_alone(demo_run):
         planned = planned_rules(demo_run)
     finally:
         (demo_run / "config.yaml").write_text(original)
-    assert set(planned) == {"augment", "descriptors"}  # train_aug only; no CNN in this config
+    # train_aug only; no CNN in this config
+    assert set(planned) == {"augment", "descriptors"} | CONFIG_PAGE
     assert planned["descriptors"] == 1
 
 
@@ -111,8 +125,42 @@ def test_config_errors_name_the_key(tmp_path):
     workdir = copy_workflow(tmp_path, config)
     result = snakemake(workdir, "-n", check=False)
     assert result.returncode != 0
-    assert "'five' is not of type 'integer'" in result.stderr + result.stdout
-    assert "knn" in result.stderr + result.stdout
+    assert "config knn.k.1: 'five' is not of type 'integer'" in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, key",
+    [
+        (["--config", "histogram_binz=8"], "'histogram_binz' is not allowed here"),
+        (["--config", "cnn={base: {epochz: 3}}"], "'cnn.base.epochz' is not allowed here"),
+    ],
+)
+def test_a_misspelt_key_is_said_in_a_few_lines(tmp_path, args, key):
+    workdir = copy_workflow(tmp_path, load_config("tiny"))
+    result = snakemake(workdir, "-n", *args, check=False)
+    assert result.returncode != 0
+    said = (result.stdout + result.stderr).strip().splitlines()
+    assert len(said) <= 15, said  # not the schema, not the config
+    tail = "\n".join(said[-6:])
+    assert key in tail and "allowed keys:" in tail
+    assert "histogram_bins" in tail if "binz" in key else "epochs" in tail
+
+
+@pytest.mark.parametrize(
+    "make, problem",
+    [
+        (lambda root: root / "nonexistent", "no such folder"),
+        (lambda root: (root / "empty").mkdir() or root / "empty", "missing train/"),
+    ],
+)
+def test_a_data_dir_not_in_the_competitions_layout_stops_before_any_job(tmp_path, make, problem):
+    workdir = copy_workflow(tmp_path / "wf", load_config("tiny"))
+    folder = make(tmp_path)
+    result = snakemake(workdir, "-n", "--config", f"data_dir={folder}", check=False)
+    said = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"config data_dir: {folder}" in said and problem in said
+    assert "Job stats" not in said  # nothing planned
 
 
 def test_real_images_histogram_knn_beats_chance(tmp_path, sample):
@@ -123,10 +171,11 @@ def test_real_images_histogram_knn_beats_chance(tmp_path, sample):
     config["knn"]["k"] = [3, 5, 7, 9, 11]
     workdir = copy_workflow(tmp_path / "wf", config)
     snakemake(workdir)
-    summary = pd.read_csv(workdir / "results" / "metrics" / "summary.csv").set_index("variant")
-    print(summary[["val_accuracy", "macro_f1", "best_k"]])
-    assert summary.loc["hsv16", "val_accuracy"] > 0.5  # chance is 0.2; measured 0.6
-    assert summary.loc["hsv16", "val_accuracy"] > summary.loc["pixels", "val_accuracy"]
+    summary = pd.read_csv(workdir / "results" / "metrics" / "summary.csv").set_index("model")
+    print(summary[["val_accuracy", "macro_f1"]])
+    assert summary.loc["knn/hsv16", "val_accuracy"] > 0.5  # chance is 0.2; measured 0.6
+    assert summary.loc["knn/hsv16", "val_accuracy"] > summary.loc["knn/pixels", "val_accuracy"]
+    assert summary["trained_on"].eq(str(data.resolve())).all()
     submission = pd.read_csv(workdir / "results" / "submission.csv")
     assert len(submission) == 200 and submission["image_id"].is_unique
 
@@ -143,7 +192,7 @@ def test_bad_input_fails_with_the_file_named_and_keeps_earlier_outputs(tmp_path,
     (data / "validation.csv").write_text("\n".join(lines) + "\n")
     result = snakemake(workdir, check=False)
     assert result.returncode != 0
-    log = (workdir / "logs" / "ingest" / "validation.log").read_text()
+    log = (workdir / "results" / "logs" / "ingest" / "validation.log").read_text()
     assert f"{data / 'validation.csv'}, row 4: label 'cat' is not an integer" in log
     assert (workdir / "results" / "arrays" / "train.npz").read_bytes() == kept
     assert not (workdir / "results" / "arrays" / "validation.npz").exists()

@@ -69,7 +69,7 @@ def main() -> None:
     import numpy as np
 
     from deepfake.feeder import ArrayBatches, inputs
-    from deepfake.model import build_model
+    from deepfake.networks import build_model
     from deepfake.optim import compile_model
     from deepfake.settings import TrainSettings
 

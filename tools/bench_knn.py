@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from deepfake.knn import pixel_neighbours, pruned_pixel_neighbours  # noqa: E402
+from deepfake.knn_search import pixel_neighbours, pruned_pixel_neighbours  # noqa: E402
 
 
 def unblocked(train: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:

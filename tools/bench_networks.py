@@ -1,6 +1,6 @@
 """Benchmark the network families: parameters, multiply-adds and images/s (a tool, not a test).
 
-For each named candidate: parameter count, :func:`deepfake.model.multiply_adds`
+For each named candidate: parameter count, :func:`deepfake.networks.multiply_adds`
 (multiply-adds of the conv and dense layers), training images/s (``model.fit``
 through train_cnn's data path, ArrayBatches of uint8 arrays, batch 64) and
 inference images/s (``model.predict``, batch 64), both from the batches' end times (the first
@@ -82,7 +82,7 @@ def main() -> None:
     import numpy as np
 
     from deepfake.feeder import ArrayBatches, inputs
-    from deepfake.model import build_model, multiply_adds
+    from deepfake.networks import build_model, multiply_adds
     from deepfake.optim import compile_model
     from deepfake.settings import TrainSettings
 

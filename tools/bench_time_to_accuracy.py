@@ -76,7 +76,7 @@ def train(args) -> None:
 
     from deepfake.callbacks import ema_variables, swap_ema
     from deepfake.feeder import predict_proba
-    from deepfake.model import train_flops_per_image
+    from deepfake.networks import train_flops_per_image
     from deepfake.train import train_cnn
 
     train_split = load_split(args.results, "train_aug", settings)

@@ -8,21 +8,18 @@ N_CLASSES = 5
 IMAGE_SIZE = 100
 SPLITS = ("train", "validation", "test")
 
-# Thread-pool sizes of the numerical libraries: read once, when a library loads.
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
 
 def _cap_threads_of_snakemake_job() -> None:
     """In a Snakemake script job, set the thread variables to the rule's ``threads``
     now, before this package's modules import numpy (a later setting has no effect
     on numpy's BLAS). Snakemake puts the job's ``snakemake`` object in ``__main__``."""
-    import os
     import sys
+
+    from deepfake.threads import cap_environment
 
     threads = getattr(getattr(sys.modules.get("__main__"), "snakemake", None), "threads", None)
     if isinstance(threads, int) and threads > 0:
-        for var in THREAD_VARS:
-            os.environ[var] = str(threads)
+        cap_environment(threads)
 
 
 _cap_threads_of_snakemake_job()

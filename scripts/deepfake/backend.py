@@ -20,6 +20,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from deepfake.threads import cap_environment
+
 log = logging.getLogger(__name__)
 
 MIXED_POLICY = "mixed_bfloat16"
@@ -84,17 +86,7 @@ def configure(
     # Keep TensorFlow's C++ INFO lines (oneDNN notices, CPU feature guard) out of logs.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     if threads is not None:
-        threads = max(1, int(threads))
-        for var in (
-            "OMP_NUM_THREADS",
-            "OPENBLAS_NUM_THREADS",
-            "MKL_NUM_THREADS",
-            "TF_NUM_INTRAOP_THREADS",
-        ):
-            os.environ[var] = str(threads)
-        # Independent ops (the input pipeline's, the optimizer's) may overlap,
-        # but no more than the cores there are.
-        os.environ["TF_NUM_INTEROP_THREADS"] = str(min(2, threads))
+        threads = cap_environment(threads)
     # TensorFlow's op determinism, which its XLA path refuses (see jit_compile).
     tf_op_determinism = deterministic and not jit_compile
     if tf_op_determinism:

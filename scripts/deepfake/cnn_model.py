@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from deepfake import layout
+from deepfake.families import read_card, save_card
 from deepfake.features import descriptor, hsv_histograms
 from deepfake.feeder import predict_proba
-from deepfake.io import atomic_path, read_card, save_card
+from deepfake.io import atomic_path
 
 
 @dataclass
@@ -49,13 +50,16 @@ class CnnModel:
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         return self.proba_from_inputs(self.inputs(images))
 
-    def save(self, folder: str | Path) -> None:
+    def save(self, folder: str | Path, data: dict | None = None) -> None:
+        """Write the folder; ``data``: what it was trained on (recorded in its card;
+        None: not known)."""
         folder = Path(folder)
         with atomic_path(folder / layout.NETWORK) as tmp:
             self.network.save(tmp)
         save_card(
             folder,
             "cnn",
+            data=data,
             network=layout.NETWORK,
             bins=self.bins,
             fingerprint=self.fingerprint,

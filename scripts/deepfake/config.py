@@ -1,24 +1,66 @@
-"""Config helpers shared by ``rules/common.smk`` and the tools: which models a run
-trains, key-order-free params, the model rule predict uses, and a cheap manifest of
-a data folder. (A CNN variant's settings: :class:`deepfake.settings.TrainSettings`.)
+"""Config helpers shared by ``rules/common.smk`` and the tools: the config's check with
+short errors, which models a run trains, key-order-free params, the model rule predict
+uses, and the vocabularies of the Snakefile's wildcards. (A CNN variant's settings:
+:class:`deepfake.settings.TrainSettings`.)
 
-Imported by Snakemake at parse time: standard library only (no numpy), so a dry
-run stays fast.
+The config given here has been validated against the schema, which fills in every
+default (``schemas/config.schema.yaml`` is their one home): these helpers read keys,
+they never invent a default. Imported by Snakemake at parse time: standard library and
+PyYAML only, so a dry run stays fast.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
-import re
 from collections.abc import Mapping
-from pathlib import Path
 
 import yaml
 
 from deepfake import layout
-from deepfake.settings import FAMILIES
+from deepfake.families import FAMILIES
+from deepfake.settings import FILE_DESCRIPTORS, KNN_FEATURES
+
+
+class ConfigError(ValueError):
+    """A config that the schema refuses, said in a few lines."""
+
+
+def check_config(config: dict, schema_file: str | os.PathLike) -> None:
+    """Validate ``config`` against the schema and fill in its defaults; on failure raise
+    :class:`ConfigError` naming each wrong key, the reason and, for an unknown key, the
+    keys allowed there (no dump of the schema or the config)."""
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    try:
+        validate(config, str(schema_file))
+    except WorkflowError:
+        schema = yaml.safe_load(open(schema_file, encoding="utf-8"))
+        raise ConfigError(config_errors(config, schema)) from None
+
+
+def config_errors(config: Mapping, schema: Mapping) -> str:
+    """The schema's complaints about ``config``, one short line each."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    lines = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path)):
+        where = ".".join(str(p) for p in error.absolute_path)
+        if error.validator == "additionalProperties":
+            allowed = sorted(error.schema.get("properties", {}))
+            unknown = sorted(set(error.instance) - set(allowed))
+            for key in unknown:
+                name = f"{where}.{key}" if error.absolute_path else key
+                lines.append(
+                    f"config key {name!r} is not allowed here; allowed keys: " + ", ".join(allowed)
+                )
+        else:
+            lines.append(
+                f"config {where}: {error.message}" if where else f"config: {error.message}"
+            )
+    return "invalid config:\n  " + "\n  ".join(lines or ["(the schema refused it)"])
 
 
 def normalised(value):
@@ -35,10 +77,10 @@ def normalised(value):
 
 
 def trained_variants(config: Mapping) -> list[str]:
-    """The variants to train: ``cnn.train`` (default: every variant), in config order."""
+    """The variants to train: ``cnn.train`` (``all``: every variant), in config order."""
     variants = list(config["cnn"]["variants"])
-    chosen = config["cnn"].get("train", "all")
-    if chosen == "all" or chosen is None:
+    chosen = config["cnn"]["train"]
+    if chosen == "all":
         return variants
     unknown = [v for v in chosen if v not in variants]
     if unknown:
@@ -47,7 +89,7 @@ def trained_variants(config: Mapping) -> list[str]:
 
 
 def descriptor_name(config: Mapping, name: str) -> str:
-    """A configured KNN descriptor as its output folder: hsv -> hsv<histogram_bins>."""
+    """A configured descriptor as its output folder: hsv -> hsv<histogram_bins>."""
     return f"hsv{config['histogram_bins']}" if name == "hsv" else name
 
 
@@ -59,12 +101,12 @@ def knn_feature_sets(config: Mapping) -> list[str]:
 
 def gbm_models(config: Mapping) -> list[str]:
     """The gradient-boosted model, when ``gbm.descriptors`` names any."""
-    gbm = config.get("gbm") or {}
-    return [f"gbm/{gbm.get('name', 'fingerprints')}"] if gbm.get("descriptors") else []
+    gbm = config["gbm"]
+    return [f"gbm/{gbm['name']}"] if gbm["descriptors"] else []
 
 
 def trained_models(config: Mapping) -> list[str]:
-    """Every trained model, as the results/ sub-folder holding its predictions."""
+    """Every trained model, as ``family/name``."""
     knn = [f"knn/{f}" for f in knn_feature_sets(config)]
     return knn + gbm_models(config) + [f"cnn/{v}" for v in trained_variants(config)]
 
@@ -72,7 +114,7 @@ def trained_models(config: Mapping) -> list[str]:
 def ensemble_members(config: Mapping) -> list[str]:
     """The ensemble's members (default: every trained CNN variant); [] when fewer than
     two. Any trained model may be listed, KNN ones included."""
-    members = config.get("ensemble", {}).get("members")
+    members = config["ensemble"].get("members")  # no default: absent means the CNNs
     if members is None:
         members = [f"cnn/{v}" for v in trained_variants(config)]
     unknown = sorted(set(members) - set(trained_models(config)))
@@ -85,7 +127,7 @@ def ensemble_members(config: Mapping) -> list[str]:
 
 
 def ensemble_name(config: Mapping) -> str:
-    return config.get("ensemble", {}).get("name", "mean")
+    return config["ensemble"]["name"]
 
 
 def models(config: Mapping) -> list[str]:
@@ -96,10 +138,10 @@ def models(config: Mapping) -> list[str]:
 
 def inference_files(config: Mapping, model: str) -> list[str]:
     """The files a model's inference reads: its folder's, and an ensemble's members'."""
-    files = [
-        layout.model_file(model, name) for name in layout.INFERENCE_FILES[layout.family(model)]
-    ]
-    if layout.family(model) == "ensemble":
+    paths = layout.Layout(config["results_dir"])
+    family = layout.family(model)
+    files = [paths.model_file(model, name) for name in FAMILIES[family].files]
+    if family == "ensemble":
         for member in ensemble_members(config):
             files += inference_files(config, member)
     return files
@@ -107,7 +149,7 @@ def inference_files(config: Mapping, model: str) -> list[str]:
 
 def check_predict_model(config: Mapping) -> None:
     """Refuse a ``predict_model`` that names no model of this run (listing them)."""
-    wanted = str(config.get("predict_model", "best"))
+    wanted = str(config["predict_model"])
     run = models(config)
     if wanted == "best" or wanted in run or any(m.split("/")[0] == wanted for m in run):
         return
@@ -122,7 +164,7 @@ def choose_model(summary_csv: str | os.PathLike, wanted: str) -> str:
     """The summary row rule predict uses: ``best`` (the first row), a family (its best
     row) or ``family/name``; an unknown name is an error listing the rows."""
     with open(summary_csv, newline="", encoding="utf-8") as handle:
-        names = [f"{row['model']}/{row['variant']}" for row in csv.DictReader(handle)]
+        names = [row["model"] for row in csv.DictReader(handle)]
     if wanted == "best" and names:
         return names[0]
     matches = [n for n in names if n == wanted or n.split("/")[0] == wanted]
@@ -168,80 +210,19 @@ def merge(base: dict, overrides: Mapping) -> None:
             base[key] = value
 
 
-def folder_manifest(folder: str | os.PathLike) -> str:
-    """A short fingerprint of a folder's visible files: names, sizes, mtimes.
-
-    One ``stat`` per file (symbolic links followed), no reading: a file replaced
-    in place changes it, and 20,000 files take milliseconds.
-    """
-    digest = hashlib.sha1()
-    count = 0
-    with os.scandir(folder) as entries:
-        rows = sorted(
-            (entry.name, entry.stat()) for entry in entries if not entry.name.startswith(".")
-        )
-    for name, stat in rows:
-        digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-        count += 1
-    return f"{count} files, sha1 {digest.hexdigest()[:16]}"
+def _alternatives(names) -> str:
+    return "|".join(names)
 
 
-_IMPORT = re.compile(r"^\s*(?:from|import)\s+deepfake(?:\.(\w+))?\b", re.MULTILINE)
-# `from deepfake import layout, SPLITS`: the modules among the names
-_FROM_PACKAGE = re.compile(
-    r"^\s*from\s+deepfake\s+import\s+(?:\(([\w\s,]+)\)|([\w ,]+))", re.MULTILINE
-)
-
-
-def package_modules(script: str | os.PathLike) -> list[str]:
-    """The ``deepfake/*.py`` files that ``script`` imports, directly or through other
-    modules of the package (lazy imports inside functions included), sorted.
-
-    Declared as a rule's inputs, so that editing a module reruns exactly the rules
-    whose code uses it (Snakemake tracks the ``script:`` file only).
-    """
-    script = Path(script)
-    package = script.parent / "deepfake" if script.parent.name != "deepfake" else script.parent
-    seen = {package / "__init__.py"}
-    todo = [script]
-    while todo:
-        text = todo.pop().read_text()
-        names = _IMPORT.findall(text)
-        for groups in _FROM_PACKAGE.findall(text):
-            names += [n.strip() for n in "".join(groups).split(",")]
-        for name in names:
-            path = package / f"{name or '__init__'}.py"
-            if path not in seen and path.exists():
-                seen.add(path)
-                todo.append(path)
-    return sorted(str(p) for p in seen)
-
-
-def check_disjoint(train_csv, other_csvs) -> None:
-    """Stop when an image_id of the training split is also listed by another split's
-    CSV (leakage: it would inflate every validation figure), naming both rows.
-
-    Validation and test may share ids: a dev split made by ``tools/make_split.py``
-    lists its validation images as the (unlabelled) test split on purpose, so its
-    submission can be scored. Standard library only: run at start-up, before any
-    job, on every CSV that exists.
-    """
-    train_rows = dict(_csv_ids(Path(train_csv)))
-    for csv_path in map(Path, other_csvs):
-        for image_id, row in _csv_ids(csv_path):
-            if image_id in train_rows:
-                raise ValueError(
-                    f"image_id {image_id!r} is in two splits: {train_csv}, row "
-                    f"{train_rows[image_id]} and {csv_path}, row {row} "
-                    "(leakage: remove it from one of them)"
-                )
-
-
-def _csv_ids(csv_path: Path):
-    """(image_id, 1-based row) of a split's CSV, header skipped; nothing if absent."""
-    if not csv_path.is_file():
-        return
-    with open(csv_path, newline="", encoding="utf-8", errors="replace") as handle:
-        for row, fields in enumerate(csv.reader(handle), start=1):
-            if row > 1 and fields:
-                yield fields[0].strip(), row
+# Snakemake's wildcard constraints, built from the vocabularies (and tested against them).
+WILDCARDS = {
+    "split": _alternatives(layout.SETS[:3]),
+    "set": _alternatives(layout.SETS),
+    "bins": r"\d+",
+    "features": _alternatives([r"hsv\d+" if f == "hsv" else f for f in KNN_FEATURES]),
+    "descriptor": _alternatives([r"hsv\d+", *FILE_DESCRIPTORS]),
+    "family": _alternatives(FAMILIES),
+    "variant": r"[A-Za-z0-9_]+",
+    "name": r"[A-Za-z0-9_]+",
+    "group": r"[a-z_]+",
+}

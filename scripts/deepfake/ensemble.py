@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfake import N_CLASSES
-from deepfake.io import save_card
+from deepfake import N_CLASSES, layout
+from deepfake.families import read_card, save_card
 
 MIN_MEMBERS = 2
 
@@ -36,31 +36,27 @@ def mean_proba(probas: Mapping[str, np.ndarray]) -> np.ndarray:
     return (total / len(probas)).astype(np.float32)
 
 
-def ensemble_metrics(
-    name: str,
-    members: Sequence[str],
-    val_proba: np.ndarray,
-    labels: np.ndarray,
-    member_metrics: Mapping[str, Mapping],
-    n_test: int,
-) -> dict:
-    """The ensemble's ``metrics.json``: accuracy, members and their own accuracies."""
-    if len(labels) != len(val_proba):
-        raise ValueError(f"{len(labels)} validation labels but {len(val_proba)} predictions")
+def members_record(members: Sequence[str], member_metrics: Mapping[str, Mapping]) -> dict:
+    """What the ensemble's metrics record takes from its members' (name -> metrics):
+    its inputs, protocol (clean only if every member's is), training time and compute
+    (their sums), the data they were trained on, and each member's accuracy."""
     features = []
     for m in members:
         for f in str(member_metrics[m]["features"]).split("+"):
             if f not in features:
                 features.append(f)
+    data = [member_metrics[m]["data"] for m in members]
+    if any(d != data[0] for d in data):
+        raise ValueError(f"ensemble members {list(members)} were trained on different data")
+    clean = all(member_metrics[m]["protocol"] == "clean" for m in members)
     return {
-        "model": "ensemble",
-        "variant": name,
         "features": "+".join(features),
-        "val_accuracy": float(np.mean(val_proba.argmax(1) == labels)),
-        "members": list(members),
+        "protocol": "clean" if clean else "report",
+        "train_seconds": sum(float(member_metrics[m]["train_seconds"]) for m in members),
+        "train_pflop": sum(float(member_metrics[m]["train_pflop"]) for m in members),
+        "n_train": int(member_metrics[members[0]]["n_train"]),
+        "data": data[0],
         "member_val_accuracy": {m: float(member_metrics[m]["val_accuracy"]) for m in members},
-        "n_val": len(labels),
-        "n_test": int(n_test),
     }
 
 
@@ -79,5 +75,15 @@ class EnsembleModel:
         return self.combine({name: m.predict_proba(images) for name, m in self.members.items()})
 
     @staticmethod
-    def save(folder: str | Path, members: Sequence[str]) -> None:
-        save_card(folder, "ensemble", members=list(members))
+    def save(folder: str | Path, members: Sequence[str], data: dict | None = None) -> None:
+        save_card(folder, "ensemble", data=data, members=list(members))
+
+    @classmethod
+    def load(cls, folder: str | Path, threads: int = 1) -> EnsembleModel:
+        """The ensemble and its members, sibling model folders of the same results tree."""
+        from deepfake.families import load
+
+        root = layout.results_root(folder)
+        members = read_card(folder)["members"]
+        paths = layout.Layout(str(root))
+        return cls({m: load(paths.model_dir(m), threads) for m in members})

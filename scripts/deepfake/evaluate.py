@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,6 @@ from sklearn.metrics import classification_report, confusion_matrix
 from deepfake import N_CLASSES
 
 CLASSES = list(range(N_CLASSES))
-SUMMARY_COLUMNS = ["model", "variant", "features", "val_accuracy", "macro_f1", "worst_class"]
 
 
 def per_class_report(labels: np.ndarray, proba: np.ndarray) -> pd.DataFrame:
@@ -33,33 +32,69 @@ def confusion(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
     return confusion_matrix(labels, proba.argmax(1), labels=CLASSES)
 
 
+# summary.csv: what a reader needs, one row per model (summary_full.csv has the rest).
+SUMMARY_COLUMNS = [
+    "model",
+    "family",
+    "val_accuracy",
+    "macro_f1",
+    "weakest_class",
+    "protocol",
+    "train_seconds",
+    "train_pflop",
+    "trained_on",
+]
+
+
+def trained_on(data: Mapping | None) -> str:
+    """A model's training data in a few words: ``demo (synthetic)`` or its folder."""
+    if not data:
+        return "unknown"
+    return "demo (synthetic)" if data.get("demo") else str(data["data_dir"])
+
+
 def summary_row(metrics_path: Path, report_path: Path) -> dict:
-    """One row of the summary from a model's ``metrics.json`` and ``report.csv``."""
+    """One model's full row: its metrics record (nested fields flattened with dots),
+    macro F1, the weakest class and the recall of every class from its ``report.csv``."""
     metrics = json.loads(Path(metrics_path).read_text())
     report = pd.read_csv(report_path).set_index("class")
-    per_class = report.loc[[str(c) for c in CLASSES], "recall"]
+    recall = report.loc[[str(c) for c in CLASSES], "recall"].astype(float)
     row = {
-        "model": metrics["model"],
-        "variant": metrics["variant"],
-        "features": metrics["features"],
+        "model": f"{metrics['model']}/{metrics['variant']}",
+        "family": metrics["model"],
         "val_accuracy": float(metrics["val_accuracy"]),
         "macro_f1": float(report.loc["macro avg", "f1-score"]),
-        "worst_class": int(per_class.astype(float).idxmin()),
+        "weakest_class": int(recall.idxmin()),
+        "protocol": metrics["protocol"],
+        "train_seconds": float(metrics["train_seconds"]),
+        "train_pflop": float(metrics["train_pflop"]),
+        "trained_on": trained_on(metrics.get("data")),
+        **{f"recall_{c}": float(recall[str(c)]) for c in CLASSES},
     }
-    extra = {key: value for key, value in metrics.items() if key not in row}
-    return row | {f"recall_{c}": float(per_class[str(c)]) for c in CLASSES} | extra
+    flat = pd.json_normalize({k: v for k, v in metrics.items() if k not in ("model",)}, sep=".")
+    extra = {k: _cell(v) for k, v in flat.iloc[0].items() if k not in row}
+    return row | extra
 
 
-def summarise(rows: Iterable[dict]) -> pd.DataFrame:
-    """Rows sorted best first (validation accuracy, then macro F1, then name)."""
-    frame = pd.DataFrame(list(rows))
-    frame = frame.sort_values(
-        ["val_accuracy", "macro_f1", "model", "variant"],
-        ascending=[False, False, True, True],
-        kind="stable",
+def _cell(value):
+    """A value as one CSV cell: lists joined with spaces, the rest as it is."""
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return value
+
+
+def summarise(rows: Iterable[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(summary, full): the rows sorted best first (validation accuracy, then macro F1,
+    then name); the summary keeps :data:`SUMMARY_COLUMNS`, rounded for reading."""
+    full = pd.DataFrame(list(rows)).sort_values(
+        ["val_accuracy", "macro_f1", "model"], ascending=[False, False, True], kind="stable"
     )
-    ordered = SUMMARY_COLUMNS + [c for c in frame.columns if c not in SUMMARY_COLUMNS]
-    return frame[ordered].reset_index(drop=True)
+    full = full.reset_index(drop=True)
+    summary = full[SUMMARY_COLUMNS].copy()
+    summary = summary.round({"val_accuracy": 4, "macro_f1": 4, "train_seconds": 1})
+    summary["train_pflop"] = [float(f"{p:.3g}") for p in summary["train_pflop"]]
+    ordered = SUMMARY_COLUMNS + [c for c in full.columns if c not in SUMMARY_COLUMNS]
+    return summary, full[ordered]
 
 
 def submission(test_ids: np.ndarray, test_proba: np.ndarray) -> pd.DataFrame:

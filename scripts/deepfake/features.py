@@ -271,18 +271,3 @@ def parse_feature_name(name: str) -> tuple[str, int | None]:
         known = ", ".join(["pixels", "hsv<bins>", *DESCRIPTORS, COMBINATION])
         raise ValueError(f"unknown feature set {name!r}: expected one of {known}")
     return "hsv", int(match.group(1))
-
-
-class DescriptorModel:
-    """What a model on the file-level descriptors (KNN, gbm) shares: it describes new
-    images by the descriptor rules' own functions, then scores those rows with its
-    ``proba_from_descriptors`` (the method its rule used for validation and test)."""
-
-    descriptors: tuple[str, ...]
-
-    def describe(self, images: np.ndarray) -> list[np.ndarray]:
-        """The model's descriptors of ``images``, by the descriptor rules' functions."""
-        return [descriptor(name, images) for name in self.descriptors]
-
-    def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        return self.proba_from_descriptors(self.describe(images))

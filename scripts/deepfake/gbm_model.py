@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from deepfake import N_CLASSES, layout
-from deepfake.features import DescriptorModel
-from deepfake.io import atomic_path, read_card, save_card
+from deepfake.descriptor_model import DescriptorModel
+from deepfake.families import read_card, save_card
+from deepfake.io import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,9 @@ class GbmModel(DescriptorModel):
     def proba_from_descriptors(self, groups: Sequence[np.ndarray]) -> np.ndarray:
         return self.estimator.predict_proba(self.stack(groups)).astype(np.float32)
 
-    def save(self, folder: str | Path) -> None:
+    def save(self, folder: str | Path, data: dict | None = None) -> None:
+        """Write the folder; ``data``: what it was trained on (recorded in its card;
+        None: not known)."""
         import joblib
         import sklearn
 
@@ -75,6 +78,7 @@ class GbmModel(DescriptorModel):
         save_card(
             folder,
             "gbm",
+            data=data,
             descriptors=list(self.descriptors),
             estimator=layout.ESTIMATOR,
             sklearn=sklearn.__version__,

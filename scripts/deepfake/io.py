@@ -69,23 +69,3 @@ def save_csv(path: str | os.PathLike, frame: pd.DataFrame, **to_csv_args) -> Non
 
 def save_json(path: str | os.PathLike, obj: object) -> None:
     write_atomic(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n"))
-
-
-CARD_FORMAT = 1  # version of a model folder's model.json
-CARD = "model.json"
-
-
-def save_card(folder: str | os.PathLike, kind: str, **fields) -> None:
-    """Write a model folder's ``model.json``: its kind and what inference needs."""
-    save_json(Path(folder) / CARD, {"format": CARD_FORMAT, "kind": kind, **fields})
-
-
-def read_card(folder: str | os.PathLike) -> dict:
-    """A model folder's ``model.json``, or a clear error naming the folder."""
-    path = Path(folder) / CARD
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no trained model there (run the workflow first)")
-    card = json.loads(path.read_text())
-    if card.get("format") != CARD_FORMAT or "kind" not in card:
-        raise ValueError(f"{path}: not a model card of this workflow")
-    return card

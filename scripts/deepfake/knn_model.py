@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from deepfake import layout
-from deepfake.features import DescriptorModel
-from deepfake.io import atomic_path, read_card, save_card
-from deepfake.knn import combine, knn_proba
+from deepfake.descriptor_model import DescriptorModel
+from deepfake.families import read_card, save_card
+from deepfake.io import atomic_path
+from deepfake.knn_search import combine, knn_proba
 
 
 @dataclass
@@ -76,13 +77,16 @@ class KnnModel(DescriptorModel):
             self.reference, self.labels, self.embed(groups), self.k, self.voting, self.threads
         )
 
-    def save(self, folder: str | Path) -> None:
+    def save(self, folder: str | Path, data: dict | None = None) -> None:
+        """Write the folder; ``data``: what it was trained on (recorded in its card;
+        None: not known)."""
         folder = Path(folder)
         with atomic_path(folder / layout.REFERENCE) as tmp:
             np.savez(tmp, x=self.reference, y=self.labels)
         save_card(
             folder,
             "knn",
+            data=data,
             descriptors=list(self.descriptors),
             k=self.k,
             voting=self.voting,

@@ -1,27 +1,29 @@
-"""The layout of ``results/``: where each set's arrays, each descriptor and each model's
-files live. Rules, scripts and tools/ ask this module; no other one spells a path.
+"""The layout of a run's folder (``results_dir``, default ``results/``): where each set's
+arrays, each descriptor, each model's files, the logs and the benchmarks live. Rules,
+scripts and tools ask :class:`Layout`; no other module spells a path.
 
 A model is named ``<family>/<name>`` (``knn/combo``, ``cnn/baseline``,
-``ensemble/mean``) and owns the folder ``results/<family>/<name>/``.
+``ensemble/mean``) and owns the folder ``<results_dir>/<family>/<name>/``. Everything a
+run writes lies under its ``results_dir``, so runs on other data or configs live side
+by side (``--config results_dir=results/real``).
 
-Standard library only: Snakemake imports it at parse time. Every function takes
-the results root (default ``results``) so that tools can point at another run's.
+Standard library only: Snakemake imports it at parse time.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from deepfake import SPLITS
-from deepfake.settings import FAMILIES, FILE_DESCRIPTORS, KNN_FEATURES
 
 RESULTS = "results"
 # The sets with arrays and descriptors: the three splits and the augmented training set.
 SETS = (*SPLITS, "train_aug")
 
 # Files of a model folder.
-CARD = "model.json"  # what inference needs (deepfake.models; written by deepfake.io)
-METRICS = "metrics.json"  # validation accuracy, choices, timings, versions
+CARD = "model.json"  # what inference needs (deepfake.families.load; written by deepfake.io)
+METRICS = "metrics.json"  # the metrics record (deepfake.metrics)
 VAL_PROBA = "val_proba.npy"  # float32 (N, 5) of the validation split
 TEST_PROBA = "test_proba.npy"  # the same for the test split
 REPORT = "report.csv"  # per-class precision, recall, F1
@@ -32,33 +34,76 @@ ESTIMATOR = "model.joblib"  # gbm: the fitted scikit-learn estimator
 NETWORK = "model.keras"  # cnn
 HISTORY = "history.csv"  # cnn: one row per epoch
 TENSORBOARD = "tensorboard"  # cnn: a folder
-# Files inference reads, by family (an ensemble's members add their own).
-INFERENCE_FILES = {
-    "knn": (CARD, REFERENCE),
-    "gbm": (CARD, ESTIMATOR),
-    "cnn": (CARD, NETWORK),
-    "ensemble": (CARD,),
-}
 
 
-def arrays(set_name: str, root: str | Path = RESULTS) -> str:
-    """A set's ingested (or augmented) images, ids and labels."""
-    return f"{root}/arrays/{set_name}.npz"
+@dataclass(frozen=True)
+class Layout:
+    """The paths of one run, under ``root`` (the config's ``results_dir``)."""
 
+    root: str = RESULTS
 
-def features(name: str, set_name: str, root: str | Path = RESULTS) -> str:
-    """A descriptor of a set: hsv<bins>, jointhsv, spectrum, lbp."""
-    return f"{root}/features/{name}/{set_name}.npy"
+    def demo(self) -> str:
+        """The generated demo data set, in the competition's layout."""
+        return f"{self.root}/demo"
 
+    def arrays(self, set_name: str) -> str:
+        """A set's ingested (or augmented) images, ids and labels."""
+        return f"{self.root}/arrays/{set_name}.npz"
 
-def model_dir(model: str, root: str | Path = RESULTS) -> str:
-    """The folder of the model named ``family/name``."""
-    return f"{root}/{model}"
+    def features(self, name: str, set_name: str) -> str:
+        """A descriptor of a set: hsv<bins>, jointhsv, spectrum, lbp, cooc, crosscooc."""
+        return f"{self.root}/features/{name}/{set_name}.npy"
 
+    def model_dir(self, model: str) -> str:
+        """The folder of the model named ``family/name``."""
+        return f"{self.root}/{model}"
 
-def model_file(model: str, name: str, root: str | Path = RESULTS) -> str:
-    """A file of a model's folder, e.g. ``model_file("knn/combo", VAL_PROBA)``."""
-    return f"{model_dir(model, root)}/{name}"
+    def model_file(self, model: str, name: str) -> str:
+        """A file of a model's folder, e.g. ``model_file("knn/combo", VAL_PROBA)``."""
+        return f"{self.model_dir(model)}/{name}"
+
+    def summary(self) -> str:
+        """One row per model, the columns a reader needs."""
+        return f"{self.root}/metrics/summary.csv"
+
+    def summary_full(self) -> str:
+        """One row per model, every field of its metrics record."""
+        return f"{self.root}/metrics/summary_full.csv"
+
+    def figure(self, name: str) -> str:
+        return f"{self.root}/figures/{name}"
+
+    def report_file(self, name: str) -> str:
+        return f"{self.root}/report/{name}"
+
+    def card(self, model: str) -> str:
+        """A model's card in the HTML report."""
+        return self.report_file(f"cards/{card_name(model)}")
+
+    def report_page(self) -> str:
+        """The landing page of ``snakemake --report`` (reStructuredText)."""
+        return self.report_file("workflow.rst")
+
+    def submission(self) -> str:
+        return f"{self.root}/submission.csv"
+
+    def predictions(self) -> str:
+        return f"{self.root}/predictions.csv"
+
+    def duplicates(self) -> str:
+        return f"{self.root}/arrays/duplicates.txt"
+
+    def checkpoints(self, variant: str) -> str:
+        """Where a training job keeps its resumable state (outside its declared outputs)."""
+        return f"{self.root}/.checkpoints/cnn/{variant}"
+
+    def log(self, name: str) -> str:
+        """A job's log, e.g. ``log("ingest/{split}")``."""
+        return f"{self.root}/logs/{name}.log"
+
+    def benchmark(self, name: str) -> str:
+        """A job's Snakemake benchmark (wall time, memory), e.g. ``benchmark("gbm/{name}")``."""
+        return f"{self.root}/benchmarks/{name}.tsv"
 
 
 def model_of(path: str | Path) -> str:
@@ -72,57 +117,10 @@ def results_root(folder: str | Path) -> Path:
     return Path(folder).parent.parent
 
 
+def card_name(model: str) -> str:
+    """The file name of a model's card: ``cnn/fast`` -> ``cnn_fast.html``."""
+    return model.replace("/", "_") + ".html"
+
+
 def family(model: str) -> str:
     return model.split("/")[0]
-
-
-def summary(root: str | Path = RESULTS) -> str:
-    return f"{root}/metrics/summary.csv"
-
-
-def figure(name: str, root: str | Path = RESULTS) -> str:
-    return f"{root}/figures/{name}"
-
-
-def report_page(root: str | Path = RESULTS) -> str:
-    """The landing page of ``snakemake --report`` (reStructuredText)."""
-    return report_file("workflow.rst", root)
-
-
-def report_file(name: str, root: str | Path = RESULTS) -> str:
-    return f"{root}/report/{name}"
-
-
-def submission(root: str | Path = RESULTS) -> str:
-    return f"{root}/submission.csv"
-
-
-def predictions(root: str | Path = RESULTS) -> str:
-    return f"{root}/predictions.csv"
-
-
-def duplicates(root: str | Path = RESULTS) -> str:
-    return f"{root}/arrays/duplicates.txt"
-
-
-def checkpoints(variant: str, root: str | Path = RESULTS) -> str:
-    """Where a training job keeps its resumable state (outside its declared outputs)."""
-    return f"{root}/.checkpoints/cnn/{variant}"
-
-
-def _alternatives(names) -> str:
-    return "|".join(names)
-
-
-# Snakemake's wildcard constraints, built from the vocabularies (and tested against them).
-WILDCARDS = {
-    "split": _alternatives(SPLITS),
-    "set": _alternatives(SETS),
-    "bins": r"\d+",
-    "features": _alternatives([r"hsv\d+" if f == "hsv" else f for f in KNN_FEATURES]),
-    "descriptor": _alternatives([r"hsv\d+", *FILE_DESCRIPTORS]),
-    "model": _alternatives(FAMILIES),
-    "variant": r"[A-Za-z0-9_]+",
-    "name": r"[A-Za-z0-9_]+",
-    "group": r"[a-z_]+",
-}

@@ -114,7 +114,7 @@ def sample_grid(images: np.ndarray, labels: np.ndarray, per_class: int = 8) -> p
 
 def class_recall(summary: pd.DataFrame) -> plt.Figure:
     """Recall of each class (columns) for each model (rows, best first), as a heat map."""
-    names = [f"{m}/{v}" for m, v in zip(summary["model"], summary["variant"], strict=True)]
+    names = list(summary["model"])
     recall = summary[[f"recall_{c}" for c in range(N_CLASSES)]].to_numpy(float)
     fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.32 * len(names)), constrained_layout=True)
     image = ax.imshow(recall, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")

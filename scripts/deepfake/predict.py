@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,7 +34,15 @@ from deepfake.io import atomic_path
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["image_id", "label", "model", *[f"proba_{c}" for c in range(N_CLASSES)], "error"]
+COLUMNS = [
+    "image_id",
+    "label",
+    "model",
+    *[f"proba_{c}" for c in range(N_CLASSES)],
+    "warning",
+    "error",
+]
+DEMO_WARNING = "model trained on the synthetic demo data: its answers mean nothing"
 CHUNK = 1024  # images decoded and predicted at a time
 
 
@@ -48,18 +57,43 @@ class NewImages:
 
 
 def list_images(folder: str | Path) -> list[str]:
-    """The file names of ``folder`` sorted; hidden files and sub-folders left out."""
+    """The entries of ``folder`` that predict answers for, sorted by name: every visible
+    entry but sub-folders (a file that cannot be read still gets a row, with the
+    reason). An empty or missing folder is an error."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: prediction folder missing (set predict_dir)")
     with os.scandir(folder) as entries:
-        names = sorted(e.name for e in entries if not e.name.startswith(".") and e.is_file())
+        names = sorted(e.name for e in entries if not e.name.startswith(".") and not _is_dir(e))
     if not names:
-        raise DataError(f"{folder}: prediction folder holds no image files")
+        raise DataError(f"{folder}: prediction folder holds no files")
     return names
 
 
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _not_a_file(path: Path) -> str:
+    """Why ``path`` cannot be read as an image file before opening it ("" if it can be
+    tried): a broken link, a special file (opening a named pipe would wait forever)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a broken symbolic link (its target does not exist)"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or type(exc).__name__})"
+    if not stat.S_ISREG(mode):
+        return "not a regular file (a pipe, socket or device)"
+    return ""
+
+
 def _decode(path: Path) -> tuple[np.ndarray | None, str]:
+    if reason := _not_a_file(path):
+        return None, reason
     try:
         image, note = read_bgr(path)
     except DataError as exc:
@@ -92,25 +126,38 @@ def _exact(value: np.float32) -> str:
     return np.format_float_positional(np.float32(value), unique=True, trim="-")
 
 
-def rows(new: NewImages, proba: np.ndarray, model: str) -> Iterator[list]:
-    """One CSV row per file: name, label, model, probabilities, error (empty label and
-    probabilities where the file could not be decoded)."""
+def warning_of(card: dict) -> str:
+    """The warning every row of a model's predictions carries ("" for none): a model
+    trained on the synthetic demo set says nothing about real images."""
+    return DEMO_WARNING if (card.get("data") or {}).get("demo") else ""
+
+
+def rows(new: NewImages, proba: np.ndarray, model: str, warning: str = "") -> Iterator[list]:
+    """One CSV row per file: name, label, model, probabilities, warning, error (empty
+    label and probabilities where the file could not be decoded)."""
     if len(proba) != int(new.decoded.sum()):
         raise ValueError(f"{len(proba)} predictions for {int(new.decoded.sum())} images")
     predicted = iter(proba)
     for name, ok, error in zip(new.names, new.decoded, new.errors, strict=True):
         if ok:
             p = next(predicted)
-            yield [name, int(p.argmax()), model, *map(_exact, p), ""]
+            yield [name, int(p.argmax()), model, *map(_exact, p), warning, ""]
         else:
-            yield [name, "", model, *([""] * N_CLASSES), error]
+            yield [name, "", model, *([""] * N_CLASSES), warning, error]
 
 
 def predict_folder(
-    model, name: str, folder: str | Path, out: str | Path, size: int = CHUNK, threads: int = 1
+    model,
+    name: str,
+    folder: str | Path,
+    out: str | Path,
+    size: int = CHUNK,
+    threads: int = 1,
+    warning: str = "",
 ) -> dict:
     """Write ``out`` (CSV, :data:`COLUMNS`) with ``model``'s attribution of every file of
-    ``folder``, chunk by chunk, atomically; returns counts of files and failures."""
+    ``folder``, chunk by chunk, atomically; returns counts of files and failures.
+    ``warning``: a note every row carries (:func:`warning_of` the model's card)."""
     files = failed = 0
     with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -121,7 +168,7 @@ def predict_folder(
                 if len(new.images)
                 else np.empty((0, N_CLASSES), np.float32)
             )
-            writer.writerows(rows(new, proba, name))
+            writer.writerows(rows(new, proba, name, warning))
             files += len(new.names)
             failed += int((~new.decoded).sum())
             log.info("%d files predicted, %d could not be decoded", files, failed)

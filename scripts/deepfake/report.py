@@ -1,70 +1,57 @@
-"""The report's landing page: what ran (data, configs, protocol, date, software), the
-summary as an HTML table, and a short card per model.
+"""The HTML report's pages: a short landing page (what ran, the summary table, the best
+model, links), a card per model and the run's configuration, each card and the
+configuration an HTML result of its own.
 
-``snakemake --report`` shows the page written here (reStructuredText with raw HTML)
-beside the rule graph; the per-class recall figure and every other figure are results
-of their own, each with a caption under ``report/``.
+``snakemake --report`` shows the landing page written here (reStructuredText with raw
+HTML) beside the rule graph. Snakemake's template centres that page vertically, so a
+page taller than the window would open in its middle with its top out of reach: the
+page stays short (the cards are elsewhere) and its own style rule aligns it to the top.
 """
 
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Mapping
 
 import pandas as pd
 
 from deepfake import N_CLASSES
+from deepfake.families import FAMILIES
+from deepfake.layout import card_name
+from deepfake.metrics import PROTOCOLS
 
-SUMMARY_COLUMNS = ["model", "validation accuracy", "macro F1", "weakest class", "protocol"]
+SUMMARY_HEADINGS = ["model", "validation accuracy", "macro F1", "weakest class", "protocol"]
 DEMO_WARNING = (
     "The data is the synthetic demo set (data_dir: demo): random scenes with made-up "
     "generator fingerprints. It checks that the workflow runs; its accuracies say nothing "
     "about real images."
 )
+# Snakemake's report centres the landing page in a full-height flex box
+# ("grow flex items-center justify-center h-screen overflow-auto"); from the top, a
+# page of any height can be scrolled whole.
+TOP_ALIGNED = (
+    "<style>div.grow.flex.items-center.justify-center.h-screen {align-items: flex-start;}</style>"
+)
 
 
-# The merged configuration, as Snakemake renders the page for ``snakemake --report`` (the
-# config given to that command: pass it the run's --configfile overlays too). Written at
-# report time, not as a rule parameter, so that a config edit does not rerun the page.
-CONFIGURATION = [
-    "Configuration",
-    "-------------",
-    "",
-    "The merged configuration given to ``snakemake --report`` (config.yaml, then the",
-    "overlays given with ``--configfile``), key by key:",
-    "",
-    "{% for key, value in snakemake.config.items() %}",
-    "- ``{{ key }}``: ``{{ value | tojson }}``",
-    "{% endfor %}",
-]
-
-
-def protocol_of(metrics: Mapping) -> str:
+def protocol_text(metrics: Mapping) -> str:
     """How a model's choices relate to the validation split, in a few words."""
-    family = metrics["model"]
-    if family == "cnn":
-        if metrics.get("protocol") == "clean":
-            return "clean: validation scored once, at the end"
-        return "report: validation picks the epoch, the rate and the stop"
-    if family == "knn":
-        if "cv_accuracy" in metrics:
-            return "clean: weights, k and voting by cross-validation on the training split"
-        return "k and voting chosen on validation"
-    if family == "gbm":
-        return "clean: nothing chosen on validation"
-    return "clean: equal-weight mean, nothing fitted"
+    text = f"{metrics['protocol']}: {PROTOCOLS[metrics['protocol']]}"
+    return f"{text} ({FAMILIES[metrics['model']].protocol})"
 
 
 def training_time(metrics: Mapping) -> str:
-    seconds = metrics.get("train_seconds", metrics.get("fit_seconds"))  # CNN, or knn/gbm
-    if seconds is None:
-        return "the members' own"
+    seconds = float(metrics["train_seconds"])
     text = f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+    if metrics["model"] == "ensemble":
+        return f"{text} (its members')"
     if "epochs_run" in metrics:
-        text += f" ({metrics['epochs_run']} epochs"
-        if "train_pflop" in metrics:
-            text += f", {metrics['train_pflop']:.3g} PFLOP"
-        text += f", {metrics.get('precision', 'float32')}, {metrics.get('backend')})"
+        text += (
+            f" ({metrics['epochs_run']} epochs, {metrics['train_pflop']:.3g} PFLOP, "
+            f"{metrics['precision']}{', XLA' if metrics.get('jit_compile') else ''}, "
+            f"{metrics['backend']})"
+        )
     return text
 
 
@@ -78,92 +65,108 @@ def software(versions: Mapping) -> str:
     return ", ".join(parts)
 
 
+def trained_on(data: Mapping) -> str:
+    if data.get("demo"):
+        return "the synthetic demo set"
+    return f"{data['data_dir']} ({data['train']})"
+
+
 def summary_table(summary: pd.DataFrame) -> str:
     """The summary, best first, as an HTML table (one row per model)."""
     rows = []
     for row in summary.itertuples(index=False):
         cells = [
-            html.escape(f"{row.model}/{row.variant}"),
+            html.escape(row.model),
             f"{row.val_accuracy:.3f}",
             f"{row.macro_f1:.3f}",
-            f"{int(row.worst_class)}",
-            html.escape(str(getattr(row, "protocol", "") if row.model == "cnn" else "")),
+            f"{int(row.weakest_class)}",
+            html.escape(str(row.protocol)),
         ]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    head = "".join(f"<th>{c}</th>" for c in SUMMARY_COLUMNS)
+    head = "".join(f"<th>{c}</th>" for c in SUMMARY_HEADINGS)
     return (
         '<table class="summary"><thead><tr>' + head + "</tr></thead><tbody>"
         + "".join(rows) + "</tbody></table>"
     )  # fmt: skip
 
 
-def model_card(row: Mapping, metrics: Mapping, demo: bool) -> list[str]:
-    """A model's card, as reStructuredText lines."""
-    name = f"{row['model']}/{row['variant']}"
+def model_card(row: Mapping, metrics: Mapping) -> str:
+    """A model's card, as an HTML page."""
+    name = row["model"]
     recalls = [float(row[f"recall_{c}"]) for c in range(N_CLASSES)]
-    weakest = int(row["worst_class"])
-    lines = [
-        f"``{name}``",
-        "~" * (len(name) + 4),
-        "",
-        f"- **validation accuracy** {float(row['val_accuracy']):.3f} "
-        f"(macro F1 {float(row['macro_f1']):.3f}), on {metrics['n_val']} images"
-        + (f"; trained on {metrics['n_train']}" if "n_train" in metrics else ""),
-        f"- **protocol** {protocol_of(metrics)}",
-        "- **recall per class** "
-        + ", ".join(f"{c}: {r:.2f}" for c, r in enumerate(recalls))
-        + f"; weakest class {weakest} ({recalls[weakest]:.2f})",
-        f"- **inputs** {metrics.get('features', '?')}",
-        f"- **training time** {training_time(metrics)}",
-    ]
+    weakest = int(row["weakest_class"])
+    items = [
+        ("validation accuracy", f"{float(row['val_accuracy']):.3f} (macro F1 "
+         f"{float(row['macro_f1']):.3f}) on {metrics['n_val']} images"),
+        ("trained on", f"{metrics['n_train']} images of {trained_on(metrics['data'])}"),
+        ("protocol", protocol_text(metrics)),
+        ("recall per class", ", ".join(f"{c}: {r:.2f}" for c, r in enumerate(recalls))
+         + f"; weakest class {weakest} ({recalls[weakest]:.2f})"),
+        ("inputs", metrics["features"]),
+        ("training time", training_time(metrics)),
+    ]  # fmt: skip
     if metrics.get("members"):
-        lines.append("- **members** " + ", ".join(f"``{m}``" for m in metrics["members"]))
-    if metrics.get("versions"):
-        lines.append(f"- **software** {software(metrics['versions'])}")
-    if demo:
-        lines.append("- **warning** synthetic demo data: this accuracy says nothing about real "
-                     "images")  # fmt: skip
-    return [*lines, ""]
+        items.append(("members", ", ".join(metrics["members"])))
+    items.append(("software", software(metrics["versions"])))
+    body = "".join(f"<li><b>{k}</b> {html.escape(str(v))}</li>" for k, v in items)
+    warning = (
+        f'<p class="warning"><b>Warning</b> {html.escape(DEMO_WARNING)}</p>'
+        if metrics["data"].get("demo")
+        else ""
+    )
+    return _page(name, f"<h1>{html.escape(name)}</h1>{warning}<ul>{body}</ul>")
 
 
-def landing_page(
-    summary: pd.DataFrame,
-    metrics: Mapping[str, Mapping],
-    run: Mapping,
-) -> str:
-    """The report's landing page: ``run`` holds data_dir, demo, date, versions, n_test;
-    ``metrics`` each model's metrics.json by name. Its last section is the configuration,
-    which Snakemake fills in (Jinja) when it builds the report."""
+def configuration_page(config: Mapping) -> str:
+    """The run's merged configuration, key by key, as an HTML page."""
+    rows = "".join(
+        f"<tr><th>{html.escape(key)}</th><td><code>{html.escape(json.dumps(value))}</code>"
+        "</td></tr>"
+        for key, value in config.items()
+    )
+    return _page(
+        "Configuration",
+        "<h1>Configuration</h1><p>The merged configuration of the run (config.yaml, then "
+        "the overlays given with --configfile and --config), key by key.</p>"
+        f"<table>{rows}</table>",
+    )
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}'
+        f"</title></head><body>{body}</body></html>\n"
+    )
+
+
+def landing_page(summary: pd.DataFrame, metrics: Mapping[str, Mapping], run: Mapping) -> str:
+    """The report's landing page: what ran, the summary table, the best model and links
+    to the cards and the configuration (``run``: data, date, n_test). Short enough to
+    open at its top in a 1400x900 window."""
     best = summary.iloc[0]
-    protocols = sorted({m.get("protocol") for m in metrics.values() if m["model"] == "cnn"})
+    any_metrics = next(iter(metrics.values()))
     lines = [
         "Deepfake attribution: which of five generators made each image",
         "=" * 62,
         "",
-    ]
-    if run["demo"]:
-        lines += [".. warning::", "", f"   {DEMO_WARNING}", ""]
-    trained = next((m for m in metrics.values() if "n_train" in m), {})
-    lines += [
-        f"- **data** ``{run['data_dir']}``: {trained.get('n_train', '?')} training, "
-        f"{trained.get('n_val', '?')} validation and {run['n_test']} test images",
-        "- **config** ``config.yaml`` and its overlays, in full at the end of this page",
-        "- **CNN protocol** " + (", ".join(p for p in protocols if p) or "no CNN trained"),
-        f"- **best model** ``{best['model']}/{best['variant']}``: validation accuracy "
-        f"{float(best['val_accuracy']):.3f} (it makes the submission)",
-        f"- **made** {run['date']} with {software(run['versions'])}",
+        ".. raw:: html",
         "",
-        "Summary",
-        "-------",
+        f"   {TOP_ALIGNED}",
+        "",
+    ]
+    if any_metrics["data"].get("demo"):
+        lines += [".. warning::", "", f"   {DEMO_WARNING}", ""]
+    lines += [
+        f"- **data** {trained_on(any_metrics['data'])}: {any_metrics['n_train']} training, "
+        f"{any_metrics['n_val']} validation, {run['n_test']} test images",
+        f"- **best model** `{card_name(best['model'])}`_: validation accuracy "
+        f"{float(best['val_accuracy']):.3f}; it makes the submission",
+        f"- **made** {run['date']}; every model's card and the `configuration.html`_ are "
+        "results of their own (menu: Model cards, Configuration)",
         "",
         ".. raw:: html",
         "",
         "   " + summary_table(summary),
         "",
-        "Model cards",
-        "-----------",
-        "",
     ]
-    for _, row in summary.iterrows():
-        lines += model_card(row, metrics[f"{row['model']}/{row['variant']}"], run["demo"])
-    return "\n".join(lines + CONFIGURATION) + "\n"
+    return "\n".join(lines)

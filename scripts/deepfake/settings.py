@@ -11,7 +11,8 @@ be filled into every variant's overrides and replace ``cnn.base``'s value), and
 field's default.
 
 The vocabularies of the workflow (networks, heads, schedules, fingerprints,
-test-time transforms, descriptors, model families) are defined here once; the
+test-time transforms, descriptors) are defined here once (the model families: in
+:mod:`deepfake.families`); the
 schema's enums and the Snakefile's wildcard constraints are tested equal to them.
 
 Standard library only: Snakemake imports it at parse time.
@@ -41,8 +42,6 @@ FILE_DESCRIPTORS = ("jointhsv", "spectrum", "lbp", "cooc", "crosscooc")
 # the file-level ones, and combo (the weighted combination of knn.combination.groups).
 KNN_FEATURES = ("hsv", "pixels", *FILE_DESCRIPTORS, "combo")
 COMBINATION = "combo"
-# Model families: results/<family>/<name>/.
-FAMILIES = ("knn", "gbm", "cnn", "ensemble")
 
 
 @dataclass(frozen=True)

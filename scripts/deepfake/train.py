@@ -60,7 +60,7 @@ from deepfake.checkpoint import (
 from deepfake.cnn_model import CnnModel
 from deepfake.feeder import PREDICT_BATCH, ArrayBatches, inputs, one_hot
 from deepfake.io import save_csv
-from deepfake.model import build_model, train_flops_per_image
+from deepfake.networks import build_model, train_flops_per_image
 from deepfake.optim import compile_model
 from deepfake.settings import TrainSettings
 
@@ -78,11 +78,12 @@ class TrainResult:
     summary: dict
     checkpoint: Checkpoint
 
-    def write_outputs(self, folder: str | Path) -> None:
+    def write_outputs(self, folder: str | Path, data: dict | None = None) -> None:
         """Write what training made into the model folder, each file atomically: the
-        model (model.keras, model.json), history.csv and tensorboard/."""
+        model (model.keras, model.json, recording ``data``: what it was trained on),
+        history.csv and tensorboard/."""
         folder = Path(folder)
-        self.model.save(folder)
+        self.model.save(folder, data)
         write_history(folder / layout.HISTORY, self.history)
         _publish_dir(self.checkpoint.tensorboard_dir, folder / layout.TENSORBOARD)
 

@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from conftest import TINY_TRAIN_PARAMS, separable, settings  # noqa: E402
 
-from deepfake.model import (  # noqa: E402
+from deepfake.networks import (  # noqa: E402
     TRAIN_FLOPS_PER_MAC,
     build_model,
     multiply_adds,

@@ -1,0 +1,106 @@
+"""The model families, one record each, and the one loader of a model folder.
+
+A family is its model class (a folder it can ``save`` and ``load``, whose object has
+``predict_proba(images uint8 (N, 100, 100, 3)) -> (N, 5)``), the files of its folder
+that inference reads, the rule that makes its folders and what its choices owe to
+the validation split. The loader, the config checks, the wildcard constraints, the
+report and the tests read :data:`FAMILIES`, so a new family is its module, its rule
+and one line here.
+
+Standard library only at import time (Snakemake imports it at parse time); a model
+class is imported when a folder of its family is loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from deepfake import layout
+
+CARD_FORMAT = 1  # version of a model folder's model.json
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    model: str  # "module:Class" of its model folder
+    files: tuple[str, ...]  # the files of its folder that inference reads
+    rule: str  # the rule that writes its folders
+    protocol: str  # what its choices owe to the validation split, in a few words
+
+    def model_class(self):
+        module, name = self.model.split(":")
+        return getattr(importlib.import_module(module), name)
+
+
+FAMILIES = {
+    f.name: f
+    for f in (
+        Family(
+            "knn",
+            "deepfake.knn_model:KnnModel",
+            (layout.CARD, layout.REFERENCE),
+            "knn",
+            "k and voting chosen on validation; for combo, weights, k and voting by "
+            "cross-validation on the training split",
+        ),
+        Family(
+            "gbm",
+            "deepfake.gbm_model:GbmModel",
+            (layout.CARD, layout.ESTIMATOR),
+            "gbm",
+            "nothing chosen on validation",
+        ),
+        Family(
+            "cnn",
+            "deepfake.cnn_model:CnnModel",
+            (layout.CARD, layout.NETWORK),
+            "train_cnn",
+            "report protocol: validation picks the epoch, the rate and the stop; clean: "
+            "validation scored once, at the end",
+        ),
+        Family(
+            "ensemble",
+            "deepfake.ensemble:EnsembleModel",
+            (layout.CARD,),
+            "ensemble",
+            "the members' own; their combination is fitted on nothing",
+        ),
+    )
+}
+
+
+def save_card(folder: str | os.PathLike, kind: str, **fields) -> None:
+    """Write a model folder's ``model.json``: its family, what inference needs, and
+    (``data``) what it was trained on."""
+    from deepfake.io import save_json
+
+    if kind not in FAMILIES:
+        raise ValueError(f"unknown model family {kind!r}")
+    save_json(Path(folder) / layout.CARD, {"format": CARD_FORMAT, "kind": kind, **fields})
+
+
+def read_card(folder: str | os.PathLike) -> dict:
+    """A model folder's ``model.json``, or a clear error naming the folder."""
+    path = Path(folder) / layout.CARD
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no trained model there (run the workflow first)")
+    card = json.loads(path.read_text())
+    if card.get("format") != CARD_FORMAT or "kind" not in card:
+        raise ValueError(f"{path}: not a model card of this workflow")
+    return card
+
+
+def load(folder: str | Path, threads: int = 1):
+    """The model saved in ``folder``, whatever its family."""
+    kind = read_card(folder)["kind"]
+    if kind not in FAMILIES:
+        raise ValueError(
+            f"{Path(folder) / layout.CARD}: unknown model kind {kind!r} "
+            f"(families: {', '.join(FAMILIES)})"
+        )
+    return FAMILIES[kind].model_class().load(folder, threads)
