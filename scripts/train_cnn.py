@@ -55,6 +55,7 @@ def main(smk) -> None:
         deterministic=True,
         backend=str(smk.params.backend),
         jit_compile=settings.jit_compile,
+        mixed_precision=settings.mixed_precision,
     )
 
     from deepfake.io import save_json, save_npy
@@ -93,7 +94,7 @@ def main(smk) -> None:
         train_pflop=summary.pop("train_pflop"),
         data=smk.params.data,
         params=settings.as_params(),
-        backend=summary["backend"],
+        backend=summary.pop("backend"),
         **{k: v for k, v in summary.items() if k not in ("val_accuracy", "n_val")},
     )
     save_json(out.metrics, metrics)

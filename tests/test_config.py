@@ -92,8 +92,12 @@ def test_code_inputs_follow_imports():
 
 
 def test_one_variant_merging():
-    """rules/ and tools/ merge variants only through TrainSettings.from_config."""
-    for path in [*REPO.glob("rules/*.smk"), *REPO.glob("tools/*.py")]:
+    """rules/, tools/ and benchmarks/ merge variants only through TrainSettings.from_config."""
+    for path in [
+        *REPO.glob("rules/*.smk"),
+        *REPO.glob("tools/*.py"),
+        *REPO.glob("benchmarks/*.py"),
+    ]:
         assert '["cnn"]["base"]' not in path.read_text(), path
 
 

@@ -81,6 +81,8 @@ def test_the_product_speaks_of_itself():
         *(REPO / "rules").glob("*.smk"),
         *(REPO / "scripts").rglob("*.py"),
         *(REPO / "tools").glob("*.py"),
+        *(REPO / "benchmarks").glob("*.py"),
+        *(REPO / "experiments").glob("*.py"),
         *(REPO / "report").glob("*"),
     ]
     hits = [

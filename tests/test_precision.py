@@ -1,10 +1,11 @@
-"""mixed_precision: auto picks bfloat16 exactly where the training device has bf16 units."""
+"""mixed_precision and jit_compile: auto picks the device's fastest exact path: bfloat16
+exactly where the training device has bf16 units, XLA only for float32 on a CPU."""
 
 from __future__ import annotations
 
 import pytest
 
-from deepfake.backend import cpu_flags, has_bf16_units, resolve_precision
+from deepfake.backend import cpu_flags, fastest_path, has_bf16_units, resolve_precision
 
 AVX2 = {"sse4_2", "avx", "avx2", "fma"}  # an AMD EPYC (Zen 3): no bfloat16 units
 ZEN4 = AVX2 | {"avx512f", "avx512_bf16"}
@@ -32,6 +33,25 @@ def test_auto_resolves_on_this_machine_and_booleans_pass_through(tmp_path):
     assert resolve_precision("auto") is has_bf16_units(cpu_flags(), None)  # no GPU here
     with pytest.raises(ValueError, match="auto"):
         resolve_precision("bf16")
+
+
+@pytest.mark.parametrize(
+    ("flags", "gpu", "backend", "path"),
+    [
+        (AVX2, None, "tensorflow", (False, True)),  # float32 + XLA: 2x float32 alone
+        (ZEN4, None, "tensorflow", (True, False)),  # bfloat16 without XLA: XLA halves it
+        (SAPPHIRE_RAPIDS, None, "tensorflow", (True, False)),
+        (AVX2, None, "jax", (False, False)),  # JAX compiles whatever the setting
+        (AVX2, (9, 0), "tensorflow", (True, False)),  # H100: bfloat16, no XLA on TF
+    ],
+)
+def test_auto_takes_the_fastest_exact_path_of_the_device(flags, gpu, backend, path):
+    assert fastest_path("auto", "auto", flags, gpu, backend) == path
+    # a setting given is kept
+    assert fastest_path(False, "auto", flags, gpu, backend)[0] is False
+    assert fastest_path("auto", True, flags, gpu, backend)[1] is True
+    with pytest.raises(ValueError, match="jit_compile"):
+        fastest_path("auto", "xla", flags, gpu, backend)
 
 
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path):

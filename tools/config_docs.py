@@ -107,6 +107,7 @@ def _table(properties: dict, required: list[str], prefix: str = "") -> list[str]
 
 
 def render(schema: dict) -> str:
+    """The whole page (Markdown) of the schema ``schema``."""
     top = schema["properties"]
     lines = [INTRO, "## Top-level keys", ""]
     scalars = {k: v for k, v in top.items() if v.get("type") != "object"}
@@ -129,6 +130,7 @@ def render(schema: dict) -> str:
 
 
 def main() -> None:
+    """Print the page of schemas/config.schema.yaml."""
     sys.stdout.write(render(yaml.safe_load(SCHEMA.read_text())))
 
 

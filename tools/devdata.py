@@ -34,6 +34,8 @@ def _encode(path: Path) -> np.ndarray:
 
 
 def pack(source: Path, out_dir: Path, chunks: int = 4, threads: int = 2) -> list[Path]:
+    """Re-encode ``source``'s training images as lossless WebP into ``chunks`` .npz files
+    of about equal size in ``out_dir``; their paths."""
     frame = pd.read_csv(source / "train.csv", dtype={"image_id": str, "label": int})
     paths = [source / "train" / f"{i}.png" for i in frame["image_id"]]
     with ThreadPoolExecutor(threads) as pool:
@@ -54,6 +56,8 @@ def pack(source: Path, out_dir: Path, chunks: int = 4, threads: int = 2) -> list
 
 
 def unpack(chunk: Path, dest: Path) -> int:
+    """Write one chunk's images back as PNGs under ``dest/train`` (and ``dest/train.csv``
+    once every chunk is there); the number of images written."""
     with np.load(chunk, allow_pickle=True) as data:  # our own file: object array of bytes
         ids, labels, blobs = data["ids"], data["labels"], data["blobs"]
         n_chunks = int(data["n_chunks"]) if "n_chunks" in data else 4
@@ -72,6 +76,7 @@ def unpack(chunk: Path, dest: Path) -> int:
 
 
 def main() -> None:
+    """Command line: see the module's docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pack")

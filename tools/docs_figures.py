@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 from pathlib import Path
 
+import pandas as pd
+
+from deepfake.plots import learning_curves, save
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
-
-import pandas as pd  # noqa: E402
-
-from deepfake.plots import learning_curves, save  # noqa: E402
 
 
 def main() -> None:
+    """Command line: see the module's docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path)
     parser.add_argument("prefix")

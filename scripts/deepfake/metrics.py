@@ -65,7 +65,8 @@ def metrics_record(
     backend: str | None = None,
     **extra,
 ) -> dict:
-    """A model's ``metrics.json``: the common keys, then the family's ``extra`` ones."""
+    """A model's ``metrics.json``: the common keys, then the family's ``extra`` ones
+    (``backend``: the Keras backend a network trained on, recorded with its version)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
     clash = sorted(set(extra) & set(COMMON_KEYS))
@@ -86,4 +87,6 @@ def metrics_record(
         "params": dict(params),
         "versions": software_versions(backend),
     }
+    if backend is not None:
+        record["backend"] = backend
     return record | extra

@@ -33,7 +33,8 @@ FINGERPRINTS = ("none", "spectrum")
 # The seven non-identity symmetries of a square (the dihedral group): flips, quarter
 # turns and the two transposes; every one moves whole pixels (no resampling).
 TTA_TRANSFORMS = ("hflip", "vflip", "rot90", "rot180", "rot270", "transpose", "antitranspose")
-# mixed_precision: a boolean, or "auto" (bfloat16 where the device has bf16 units)
+# mixed_precision and jit_compile: a boolean, or "auto" (the device's fastest exact path:
+# deepfake.backend.fastest_path)
 PRECISION_AUTO = "auto"
 
 # File-level descriptors (results/features/<name>/<set>.npy) besides hsv<bins>.
@@ -90,7 +91,7 @@ class TrainSettings:
     tta: tuple[str, ...] = field(default=())
     # execution
     mixed_precision: bool | str = False
-    jit_compile: bool = False
+    jit_compile: bool | str = False
     seed: int = 42
 
     def __post_init__(self):
@@ -100,11 +101,12 @@ class TrainSettings:
         _check_choice("fingerprint", self.fingerprint, FINGERPRINTS)
         for name in self.tta:
             _check_choice("tta", name, TTA_TRANSFORMS)
-        if not isinstance(self.mixed_precision, bool) and self.mixed_precision != PRECISION_AUTO:
-            raise ValueError(
-                f"mixed_precision must be true, false or {PRECISION_AUTO!r}, "
-                f"got {self.mixed_precision!r}"
-            )
+        for name in ("mixed_precision", "jit_compile"):
+            value = getattr(self, name)
+            if not isinstance(value, bool) and value != PRECISION_AUTO:
+                raise ValueError(
+                    f"{name} must be true, false or {PRECISION_AUTO!r}, got {value!r}"
+                )
         if not self.filters or min(self.filters) < 1:
             raise ValueError(f"filters must be positive widths, got {list(self.filters)}")
         if self.network == "paper" and len(self.filters) != 5:

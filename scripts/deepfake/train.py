@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from deepfake import IMAGE_SIZE, layout
-from deepfake.backend import resolve_precision
+from deepfake.backend import cpu_flags, resolve_execution
 from deepfake.callbacks import (
     HISTORY_COLUMNS,
     EMAEarlyStopping,
@@ -65,6 +65,8 @@ from deepfake.optim import compile_model
 from deepfake.settings import TrainSettings
 
 PROGRESS_SECONDS = 15.0
+# The CPU flags that decide the fast path, recorded with every CNN's metrics.
+CPU_FLAGS_OF_NOTE = frozenset({"avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})
 CALIBRATION_STREAM = 1  # default_rng([seed, 1]) picks the precise-BN images
 
 _log = logging.getLogger(__name__)
@@ -293,7 +295,8 @@ def train_cnn(
 
     train, val: ``{"image": uint8 (N,100,100,3), "hist": float32 (N, 3*bins),
         "label": int (N,)}``, optionally ``"freq": float32 (N, D)`` (both or neither).
-    settings: the variant's settings (``mixed_precision: auto`` is resolved here).
+    settings: the variant's settings (``mixed_precision`` and ``jit_compile`` ``auto``
+        are resolved here, :func:`deepfake.backend.resolve_execution`).
     out_dir: when given, the model folder, history.csv and tensorboard/ are written
         there (:meth:`TrainResult.write_outputs`; else call it before the
         checkpoint is removed).
@@ -304,7 +307,8 @@ def train_cnn(
     progress_seconds: least interval between two progress lines inside an epoch.
     """
     log = log or _log
-    s = settings.replace(mixed_precision=resolve_precision(settings.mixed_precision))
+    mixed, jit = resolve_execution(settings.mixed_precision, settings.jit_compile)
+    s = settings.replace(mixed_precision=mixed, jit_compile=jit)
     n_freq = n_freq_of(train)
     for name, split in (("train", train), ("validation", val)):
         check_split(name, split, s.n_hist, n_freq)
@@ -403,6 +407,8 @@ def _summary(s, run, state, history, val_proba, val, network, train, n_freq) -> 
         "tta": list(s.tta),
         "backend": keras.backend.backend(),
         "precision": _precision(s),
+        "jit_compile": bool(network.jit_compile),
+        "cpu_flags": sorted(cpu_flags() & CPU_FLAGS_OF_NOTE),
         "resumed_after_epoch": state.epoch if state else 0,
         **compute(s, n_train, len(history), n_freq),
     }

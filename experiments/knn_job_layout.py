@@ -1,11 +1,11 @@
 """A data folder the size of the competition's `knn` job, for timing it (not a test).
 
-    python tools/make_split.py ../shared/data/deepfake-train /tmp/dev --val-frac 0.1
-    python tools/knn_job_layout.py /tmp/dev /tmp/knnjob
+    python tools/make_split.py /path/to/labelled /tmp/dev --val-frac 0.1
+    python experiments/knn_job_layout.py /tmp/dev /tmp/knnjob
     # then, in a copy of the workflow:
     snakemake --cores 2 results/knn/pixels/metrics.json \\
         --config data_dir=/tmp/knnjob 'knn={features: [pixels]}'
-    cat benchmarks/knn/pixels.tsv
+    cat results/benchmarks/knn/pixels.tsv
 
 The competition's pixel KNN searches 12,500 training images for 1,250
 validation and 6,500 test queries. Only 12,500 labelled images exist here, so
@@ -54,6 +54,7 @@ VIEWS = (
 
 
 def read(path: Path) -> np.ndarray:
+    """The image at ``path``, BGR uint8, or an error naming it."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError(f"{path}: not a readable image")
@@ -61,6 +62,7 @@ def read(path: Path) -> np.ndarray:
 
 
 def write_split(dest: Path, name: str, images: dict[str, np.ndarray], labels=None) -> None:
+    """Write ``images`` (id -> image) as ``dest/name/<id>.png`` and ``dest/name.csv``."""
     folder = dest / name
     folder.mkdir(parents=True, exist_ok=False)
     for image_id, image in images.items():
@@ -90,6 +92,7 @@ def job_layout(dev: Path, dest: Path) -> dict[str, int]:
 
 
 def main() -> None:
+    """Command line: see the module's docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dev", type=Path, help="a dev split made by tools/make_split.py")
     parser.add_argument("dest", type=Path, help="new folder to create")
