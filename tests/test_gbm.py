@@ -9,9 +9,9 @@ import pytest
 from conftest import separable
 from threadpoolctl import threadpool_limits
 
+from deepfake.families import load
 from deepfake.features import descriptor
 from deepfake.gbm_model import GbmModel
-from deepfake.families import load
 
 PARAMS = {"max_iter": 20, "learning_rate": 0.2, "max_leaf_nodes": 7, "l2_regularization": 0.0,
           "seed": 0}  # fmt: skip

@@ -13,11 +13,11 @@ import pytest
 from conftest import separable
 
 from deepfake.ensemble import EnsembleModel
+from deepfake.families import load
 from deepfake.features import descriptor, hsv_histograms
 from deepfake.ingest import DataError
-from deepfake.knn_search import combine, group_scales, knn_proba
 from deepfake.knn_model import KnnModel
-from deepfake.families import load
+from deepfake.knn_search import combine, group_scales, knn_proba
 from deepfake.predict import COLUMNS, chunks, list_images, predict_folder, read_images
 
 

@@ -76,9 +76,7 @@ def opened(browser, report, width=1400, height=900):
     return page
 
 
-def test_the_landing_page_opens_at_its_top_with_the_summary_in_the_first_screen(
-    browser, report
-):
+def test_the_landing_page_opens_at_its_top_with_the_summary_in_the_first_screen(browser, report):
     page = opened(browser, report)
     title = page.get_by_text("Deepfake attribution: which of five generators").bounding_box()
     assert 0 <= title["y"] and title["y"] + title["height"] <= 900  # in the first screen

@@ -104,9 +104,7 @@ class TrainSettings:
         for name in ("mixed_precision", "jit_compile"):
             value = getattr(self, name)
             if not isinstance(value, bool) and value != PRECISION_AUTO:
-                raise ValueError(
-                    f"{name} must be true, false or {PRECISION_AUTO!r}, got {value!r}"
-                )
+                raise ValueError(f"{name} must be true, false or {PRECISION_AUTO!r}, got {value!r}")
         if not self.filters or min(self.filters) < 1:
             raise ValueError(f"filters must be positive widths, got {list(self.filters)}")
         if self.network == "paper" and len(self.filters) != 5:
