@@ -214,15 +214,17 @@ def report_pages():
 
 def cnn_inputs(wildcards):
     """Arrays, the histograms with the variant's own number of bins and, for a
-    variant with a fingerprint input, that descriptor of each set."""
+    variant with a fingerprint input, its descriptors of each set."""
     settings = cnn_settings(wildcards.variant)
     hist = f"hsv{settings.bins}"
     sets = {"train": "train_aug", "val": "validation", "test": "test"}
     inputs = {name: R.arrays(s) for name, s in sets.items()}
     inputs |= {f"{name}_hist": R.features(hist, s) for name, s in sets.items()}
-    if settings.fingerprint != "none":
-        freq = settings.fingerprint
-        inputs |= {f"{name}_freq": R.features(freq, s) for name, s in sets.items()}
+    if settings.fingerprint:
+        inputs |= {
+            f"{name}_freq": [R.features(f, s) for f in settings.fingerprint]
+            for name, s in sets.items()
+        }
     return inputs
 
 

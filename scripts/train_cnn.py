@@ -20,21 +20,33 @@ from deepfake.smk import job_from_argv, run
 log = logging.getLogger("train_cnn")
 
 
-def load_split(arrays_path: str, hist_path: str, freq_path: str | None = None) -> dict:
+def load_split(arrays_path: str, hist_path: str, freq_paths=None) -> dict:
+    """A set's arrays, its histograms (``hist``) and, given ``freq_paths`` (one path or a
+    list), its fingerprint descriptors side by side (``freq``)."""
     import numpy as np
 
+    from deepfake.cnn_model import fingerprint_rows
     from deepfake.io import load_arrays
 
     arrays = load_arrays(arrays_path)
     n = len(arrays["labels"])
     split = {"image": arrays["images"], "label": arrays["labels"], "ids": arrays["ids"]}
-    for name, path in (("hist", hist_path), ("freq", freq_path)):
-        if path is None:
-            continue
-        values = np.load(path).astype(np.float32, copy=False)
-        if values.ndim != 2 or len(values) != n:
-            raise ValueError(f"{path}: shape {values.shape}, expected ({n}, D) for {arrays_path}")
-        split[name] = values
+    if isinstance(freq_paths, str):
+        freq_paths = [freq_paths]
+    groups = {"hist": [hist_path], "freq": list(freq_paths or [])}
+    for name, paths in groups.items():
+        values = []
+        for path in paths:
+            rows = np.load(path)
+            if rows.ndim != 2 or len(rows) != n:
+                raise ValueError(f"{path}: shape {rows.shape}, expected ({n}, D) for {arrays_path}")
+            values.append(rows)
+        if values:
+            split[name] = (
+                fingerprint_rows(values)
+                if name == "freq"
+                else values[0].astype(np.float32, copy=False)
+            )
     return split
 
 
@@ -84,7 +96,7 @@ def main(smk) -> None:
     metrics = metrics_record(
         "cnn",
         variant,
-        features=f"image+hsv{settings.bins}" + (f"+{settings.fingerprint}" if n_freq else ""),
+        features="+".join(["image", f"hsv{settings.bins}", *settings.fingerprint]),
         protocol=summary.pop("protocol"),
         val_proba=result.val_proba,
         val_labels=val["label"],

@@ -22,7 +22,7 @@ from deepfake.settings import TrainSettings  # noqa: E402
 def build(n_hist=12, n_freq=None, image_size=100, **kwargs):
     """build_model of the settings ``kwargs`` (n_hist = 3 * bins; n_freq: a fingerprint)."""
     if n_freq is not None:
-        kwargs.setdefault("fingerprint", "spectrum")
+        kwargs.setdefault("fingerprint", ("spectrum",))
     return build_model(TrainSettings(bins=n_hist // 3, **kwargs), n_freq, image_size)
 
 
@@ -296,16 +296,18 @@ def test_settings_wire_the_fingerprint():
     params = TINY_TRAIN_PARAMS | {"network": "fast", "filters": [4, 8], "blocks": [1, 1]}
     plain = build_model(settings(params))
     assert set(plain.input) == {"image", "hist"}
-    # "none" ignores a given n_freq: the rule may always pass it.
-    assert set(build_model(settings(params | {"fingerprint": "none"}), n_freq=7).input) == {
+    # none ignores a given n_freq: the rule may always pass it.
+    assert set(build_model(settings(params | {"fingerprint": []}), n_freq=7).input) == {
         "image", "hist",
     }  # fmt: skip
-    model = build_model(settings(params | {"fingerprint": "spectrum", "freq_units": 6}), 7)
+    both = {"fingerprint": ["spectrum", "cooc"], "freq_units": 6}
+    model = build_model(settings(params | both), 7)
     assert tuple(model.input["freq"].shape) == (None, 7)
     with pytest.raises(ValueError, match="spectrum.*n_freq"):
-        build_model(settings(params | {"fingerprint": "spectrum"}))
-    with pytest.raises(ValueError, match="fingerprint"):
-        settings(params | {"fingerprint": "wavelet"})
+        build_model(settings(params | {"fingerprint": ["spectrum"]}))
+    for wrong in (["wavelet"], ["cooc", "cooc"]):
+        with pytest.raises(ValueError, match="fingerprint"):
+            settings(params | {"fingerprint": wrong})
 
 
 @pytest.mark.parametrize(

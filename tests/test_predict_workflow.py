@@ -26,7 +26,12 @@ VARIANTS = {
     "paper": {"network": "paper", "filters": [4, 4, 8, 8, 8]},
     "resnet": {"network": "resnet", "filters": [4, 8], "blocks": [1, 0]},
     "fast": {"network": "fast", "patch": 4, "filters": [4, 8], "blocks": [1, 1]},
-    "fast_fp": {"network": "fast", "patch": 4, "filters": [4, 8], "fingerprint": "spectrum"},
+    "fast_fp": {
+        "network": "fast",
+        "patch": 4,
+        "filters": [4, 8],
+        "fingerprint": ["spectrum", "cooc"],
+    },
     "fast_tta": {"network": "fast", "patch": 4, "filters": [4, 8], "tta": ["hflip", "vflip"]},
     "fast_crop": {"network": "fast", "patch": 4, "filters": [4, 8], "crop": 48, "precise_bn": 64},
 }
@@ -71,7 +76,7 @@ def test_the_run_offers_every_model_kind(run):
     }
     assert votings == {"uniform", "distance"}
     card = json.loads((run / "results" / "cnn" / "fast_fp" / "model.json").read_text())
-    assert card["fingerprint"] == "spectrum"
+    assert card["fingerprint"] == ["spectrum", "cooc"]
 
 
 def test_predict_gives_back_every_models_validation_probabilities(run):

@@ -65,7 +65,7 @@ def test_vocabularies_are_the_schemas_enums():
     assert tuple(CNN_SETTINGS["network"]["enum"]) == NETWORKS
     assert tuple(CNN_SETTINGS["head"]["enum"]) == HEADS
     assert tuple(CNN_SETTINGS["schedule"]["enum"]) == SCHEDULES
-    assert tuple(CNN_SETTINGS["fingerprint"]["enum"]) == FINGERPRINTS
+    assert tuple(CNN_SETTINGS["fingerprint"]["items"]["enum"]) == FINGERPRINTS
     assert tuple(CNN_SETTINGS["tta"]["items"]["enum"]) == TTA_TRANSFORMS
     assert CNN_SETTINGS["mixed_precision"]["enum"] == [True, False, "auto"]
     knn = SCHEMA["properties"]["knn"]["properties"]
@@ -75,7 +75,7 @@ def test_vocabularies_are_the_schemas_enums():
     gbm = SCHEMA["properties"]["gbm"]["properties"]["descriptors"]["items"]["enum"]
     assert tuple(gbm) == ("hsv", *FILE_DESCRIPTORS)
     assert tuple(DESCRIPTORS) == FILE_DESCRIPTORS
-    assert set(FINGERPRINTS) - {"none"} <= set(FILE_DESCRIPTORS)
+    assert set(FINGERPRINTS) <= set(FILE_DESCRIPTORS)
     members = SCHEMA["properties"]["ensemble"]["properties"]["members"]["items"]["pattern"]
     assert set(re.match(r"\^\(([^)]*)\)", members).group(1).split("|")) == set(FAMILIES) - {
         "ensemble"

@@ -56,7 +56,7 @@ def test_fast_variant_with_fingerprint_trains_through_snakemake(tmp_path):
     config = load_config("tiny_cnn")
     config["cnn"]["variants"] = {
         "fast": {"network": "fast", "patch": 4, "filters": [4, 8], "blocks": [1, 1],
-                 "fingerprint": "spectrum", "schedule": "onecycle", "epochs": 2}
+                 "fingerprint": ["spectrum"], "schedule": "onecycle", "epochs": 2}
     }  # fmt: skip
     workdir = copy_workflow(tmp_path, config)
     snakemake(workdir, "results/cnn/fast/metrics.json")

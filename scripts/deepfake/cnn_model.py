@@ -28,19 +28,19 @@ class CnnModel:
 
     network: object  # keras.Model
     bins: int
-    fingerprint: str = "none"
+    fingerprint: tuple[str, ...] = ()
     tta: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, network, settings) -> CnnModel:
-        return cls(network, settings.bins, settings.fingerprint, tuple(settings.tta))
+        return cls(network, settings.bins, tuple(settings.fingerprint), tuple(settings.tta))
 
     def inputs(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """The network's inputs of RGB uint8 ``images``: the image, its histograms and,
-        where the network has a fingerprint input, that descriptor."""
+        where the network has a fingerprint input, its descriptors side by side."""
         x = {"image": images, "hist": hsv_histograms(images, self.bins)}
-        if self.fingerprint != "none":
-            x["freq"] = descriptor(self.fingerprint, images)
+        if self.fingerprint:
+            x["freq"] = fingerprint_rows([descriptor(f, images) for f in self.fingerprint])
         return x
 
     def proba_from_inputs(self, x: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -62,7 +62,7 @@ class CnnModel:
             data=data,
             network=layout.NETWORK,
             bins=self.bins,
-            fingerprint=self.fingerprint,
+            fingerprint=list(self.fingerprint),
             tta=list(self.tta),
         )
 
@@ -73,4 +73,10 @@ class CnnModel:
         folder = Path(folder)
         card = read_card(folder)
         network = keras.models.load_model(folder / card["network"], compile=False)
-        return cls(network, int(card["bins"]), str(card["fingerprint"]), tuple(card["tta"]))
+        return cls(network, int(card["bins"]), tuple(card["fingerprint"]), tuple(card["tta"]))
+
+
+def fingerprint_rows(descriptors) -> np.ndarray:
+    """A CNN's fingerprint input: its descriptors' rows side by side, float32 (N, D).
+    train_cnn reads them from the descriptor files, predict computes them: one join."""
+    return np.concatenate([np.asarray(d, dtype=np.float32) for d in descriptors], axis=1)

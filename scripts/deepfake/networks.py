@@ -214,12 +214,12 @@ def build_model(
     uses torch's global RNG, whose state a resumed run would not get back).
     """
     s = settings
-    if s.fingerprint == "none":
+    if not s.fingerprint:
         n_freq = None
     elif n_freq is None:
         raise ValueError(
-            f"the settings ask for the {s.fingerprint!r} fingerprint input but no n_freq was "
-            f"given (the length of results/features/{s.fingerprint}/<set>.npy rows)"
+            f"the settings ask for the fingerprint input {list(s.fingerprint)} but no n_freq "
+            "was given (the summed length of its descriptors' rows)"
         )
     if s.mixed_precision not in (True, False):
         raise ValueError(f"mixed_precision {s.mixed_precision!r} must be resolved before building")

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 NETWORKS = ("paper", "resnet", "fast")
 HEADS = ("gap", "flatten")
 SCHEDULES = ("plateau", "cosine", "onecycle", "warmup_cosine")
-FINGERPRINTS = ("none", "spectrum")
 # The seven non-identity symmetries of a square (the dihedral group): flips, quarter
 # turns and the two transposes; every one moves whole pixels (no resampling).
 TTA_TRANSFORMS = ("hflip", "vflip", "rot90", "rot180", "rot270", "transpose", "antitranspose")
@@ -39,6 +38,8 @@ PRECISION_AUTO = "auto"
 
 # File-level descriptors (results/features/<name>/<set>.npy) besides hsv<bins>.
 FILE_DESCRIPTORS = ("jointhsv", "spectrum", "lbp", "cooc", "crosscooc")
+# A CNN's fingerprint input: any of them, side by side (settings.fingerprint).
+FINGERPRINTS = FILE_DESCRIPTORS
 # Descriptors as configured in knn.features: hsv (histogram_bins per channel), pixels,
 # the file-level ones, and combo (the weighted combination of knn.combination.groups).
 KNN_FEATURES = ("hsv", "pixels", *FILE_DESCRIPTORS, "combo")
@@ -51,7 +52,7 @@ class TrainSettings:
 
     # inputs and protocol
     bins: int = 16  # HSV histogram bins per channel of the histogram input
-    fingerprint: str = "none"  # third input: none, or a descriptor in FINGERPRINTS
+    fingerprint: tuple[str, ...] = ()  # third input: descriptors side by side ((): none)
     select_on_validation: bool = True  # report protocol; False: the clean protocol
     # network
     network: str = "paper"
@@ -98,7 +99,10 @@ class TrainSettings:
         _check_choice("network", self.network, NETWORKS)
         _check_choice("head", self.head, HEADS)
         _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_choice("fingerprint", self.fingerprint, FINGERPRINTS)
+        for name in self.fingerprint:
+            _check_choice("fingerprint", name, FINGERPRINTS)
+        if len(set(self.fingerprint)) != len(self.fingerprint):
+            raise ValueError(f"fingerprint lists a descriptor twice: {list(self.fingerprint)}")
         for name in self.tta:
             _check_choice("tta", name, TTA_TRANSFORMS)
         for name in ("mixed_precision", "jit_compile"):
