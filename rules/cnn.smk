@@ -10,6 +10,7 @@ rule train_cnn:
         history=R.model_file("cnn/{variant}", layout.HISTORY),
         val_proba=R.model_file("cnn/{variant}", layout.VAL_PROBA),
         test_proba=R.model_file("cnn/{variant}", layout.TEST_PROBA),
+        holdout_proba=R.model_file("cnn/{variant}", layout.HOLDOUT_PROBA),
         metrics=R.model_file("cnn/{variant}", layout.METRICS),
         tensorboard=directory(R.model_file("cnn/{variant}", layout.TENSORBOARD)),
     log:

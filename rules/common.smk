@@ -51,6 +51,14 @@ check_predict_model(config)
 
 # Every file of the run lies under results_dir.
 R = Layout(config["results_dir"])
+# With calibration.holdout, the models train on the training split's "fit" part and
+# their temperatures are fitted on its "holdout" part.
+HOLDOUT = config["calibration"]["holdout"] > 0
+TRAIN = "fit" if HOLDOUT else "train"
+# The sets every model predicts: the training set's name in the rules' inputs is "train".
+MODEL_SETS = {"train": TRAIN, "validation": "validation", "test": "test"} | (
+    {"holdout": "holdout"} if HOLDOUT else {}
+)
 
 
 wildcard_constraints:
@@ -119,6 +127,24 @@ def ensemble_name():
     return config["ensemble"]["name"]
 
 
+def ensemble_inputs(wildcards):
+    """The members' probabilities and metrics, and the labels the ensemble scores
+    and calibrates on."""
+    members = ensemble_members(config)
+    inputs = {
+        "val_proba": files_of(members, layout.VAL_PROBA),
+        "test_proba": files_of(members, layout.TEST_PROBA),
+        "metrics": files_of(members, layout.METRICS),
+        "validation": R.arrays("validation"),
+    }
+    if HOLDOUT:
+        inputs |= {
+            "holdout_proba": files_of(members, layout.HOLDOUT_PROBA),
+            "holdout": R.arrays("holdout"),
+        }
+    return inputs
+
+
 def files_of(models, name):
     """One file of each model's folder, e.g. files_of(run_models(), layout.METRICS)."""
     return [R.model_file(m, name) for m in models]
@@ -146,14 +172,20 @@ def final_outputs():
         *report_pages(),
         # The features of every set, the augmented training set included, even
         # where no configured model reads them.
-        *[R.features(hist, s) for s in SETS],
+        *[R.features(hist, s) for s in run_sets()],
     ]
+
+
+def run_sets():
+    """The sets with arrays: the splits, the augmented training set and, with a
+    hold-out, the training split's fit and holdout parts."""
+    return [s for s in SETS if HOLDOUT or s not in ("fit", "holdout")]
 
 
 def knn_inputs(wildcards):
     """Arrays (labels, and pixels for raw-pixel KNN) plus the descriptor files used
     (one per group of the combination)."""
-    arrays = {f"{s}_arrays": R.arrays(s) for s in SPLITS}
+    arrays = {f"{name}_arrays": R.arrays(s) for name, s in MODEL_SETS.items()}
     if wildcards.features == "pixels":
         return arrays
     if wildcards.features == "combo":
@@ -161,7 +193,8 @@ def knn_inputs(wildcards):
     else:
         groups = [wildcards.features]
     return arrays | {
-        f"{s}_features": [R.features(g, s) for g in groups] for s in SPLITS
+        f"{name}_features": [R.features(g, s) for g in groups]
+        for name, s in MODEL_SETS.items()
     }
 
 
@@ -172,9 +205,10 @@ def gbm_descriptors():
 
 def gbm_inputs(wildcards):
     """Labels and the descriptor files of each split, in gbm.descriptors order."""
-    arrays = {f"{s}_arrays": R.arrays(s) for s in SPLITS}
+    arrays = {f"{name}_arrays": R.arrays(s) for name, s in MODEL_SETS.items()}
     return arrays | {
-        f"{s}_features": [R.features(d, s) for d in gbm_descriptors()] for s in SPLITS
+        f"{name}_features": [R.features(d, s) for d in gbm_descriptors()]
+        for name, s in MODEL_SETS.items()
     }
 
 
@@ -218,6 +252,8 @@ def cnn_inputs(wildcards):
     settings = cnn_settings(wildcards.variant)
     hist = f"hsv{settings.bins}"
     sets = {"train": "train_aug", "val": "validation", "test": "test"}
+    if HOLDOUT:
+        sets["holdout"] = "holdout"
     inputs = {name: R.arrays(s) for name, s in sets.items()}
     inputs |= {f"{name}_hist": R.features(hist, s) for name, s in sets.items()}
     if settings.fingerprint:

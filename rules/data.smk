@@ -49,10 +49,33 @@ rule ingest:
         "../scripts/ingest.py"
 
 
+rule holdout_split:
+    """Hold a stratified share of the training split out of every model's training, for
+    their temperatures (calibration.holdout > 0)."""
+    input:
+        R.arrays("train"),
+        code=code("holdout_split.py"),
+    output:
+        fit=R.arrays("fit"),
+        holdout=R.arrays("holdout"),
+    log:
+        R.log("holdout_split"),
+    conda:
+        "../envs/data.yaml"
+    resources:
+        mem_mb=lambda w, input: 1000 + 3 * input.size_mb,
+        runtime=10,
+    params:
+        holdout=config["calibration"]["holdout"],
+        seed=config["calibration"]["seed"],
+    script:
+        "../scripts/holdout_split.py"
+
+
 rule augment:
     """Store augmented copies of the training images (augment.*), before any training."""
     input:
-        R.arrays("train"),
+        R.arrays(TRAIN),
         code=code("augment.py"),
     output:
         R.arrays("train_aug"),

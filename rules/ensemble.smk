@@ -1,15 +1,14 @@
 rule ensemble:
-    """The equal-weight mean of the members' probabilities, as a model folder."""
+    """The members' probabilities combined (mean or geometric mean), as a model folder
+    with its temperature."""
     input:
-        val_proba=files_of(ensemble_members(config), layout.VAL_PROBA),
-        test_proba=files_of(ensemble_members(config), layout.TEST_PROBA),
-        metrics=files_of(ensemble_members(config), layout.METRICS),
-        validation=R.arrays("validation"),
+        unpack(ensemble_inputs),
         code=code("ensemble.py"),
     output:
         card=R.model_file(f"ensemble/{ensemble_name()}", layout.CARD),
         val_proba=R.model_file(f"ensemble/{ensemble_name()}", layout.VAL_PROBA),
         test_proba=R.model_file(f"ensemble/{ensemble_name()}", layout.TEST_PROBA),
+        holdout_proba=R.model_file(f"ensemble/{ensemble_name()}", layout.HOLDOUT_PROBA),
         metrics=R.model_file(f"ensemble/{ensemble_name()}", layout.METRICS),
     log:
         R.log(f"ensemble/{ensemble_name()}"),
@@ -18,5 +17,6 @@ rule ensemble:
     params:
         name=ensemble_name(),
         members=ensemble_members(config),
+        combine=config["ensemble"]["combine"],
     script:
         "../scripts/ensemble.py"

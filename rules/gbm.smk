@@ -9,6 +9,7 @@ rule gbm:
         estimator=R.model_file("gbm/{name}", layout.ESTIMATOR),
         val_proba=R.model_file("gbm/{name}", layout.VAL_PROBA),
         test_proba=R.model_file("gbm/{name}", layout.TEST_PROBA),
+        holdout_proba=R.model_file("gbm/{name}", layout.HOLDOUT_PROBA),
         metrics=R.model_file("gbm/{name}", layout.METRICS),
     log:
         R.log("gbm/{name}"),

@@ -10,6 +10,7 @@ rule knn:
         grid=R.model_file("knn/{features}", layout.GRID),
         val_proba=R.model_file("knn/{features}", layout.VAL_PROBA),
         test_proba=R.model_file("knn/{features}", layout.TEST_PROBA),
+        holdout_proba=R.model_file("knn/{features}", layout.HOLDOUT_PROBA),
         metrics=R.model_file("knn/{features}", layout.METRICS),
     log:
         R.log("knn/{features}"),

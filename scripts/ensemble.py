@@ -1,5 +1,6 @@
-"""Snakemake entry point: the equal-weight mean of the members' probabilities, as a model
-folder (model.json lists the members) with its validation and test probabilities."""
+"""Snakemake entry point: the members' probabilities combined (ensemble.combine: their
+mean or geometric mean), as a model folder (model.json lists the members) with its
+temperature (fitted on the held-out images, if any) and its calibrated probabilities."""
 
 import json
 import logging
@@ -8,9 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from deepfake import layout
-from deepfake.ensemble import EnsembleModel, members_record
-from deepfake.io import save_json, save_npy
+from deepfake.ensemble import EnsembleModel, combine, members_record
+from deepfake.io import save_json
 from deepfake.metrics import metrics_record
+from deepfake.predictions import calibrated, save_predictions
 from deepfake.smk import job_from_argv, run
 
 
@@ -23,28 +25,41 @@ def load_members(paths, members) -> dict:
     return {m: np.load(by_name[m]) for m in members}
 
 
+def labels_of(path: str) -> np.ndarray:
+    with np.load(path) as arrays:
+        return arrays["labels"]
+
+
 def main(smk):
-    members = list(smk.params.members)
-    val = load_members(smk.input.val_proba, members)
-    test = load_members(smk.input.test_proba, members)
+    members, how = list(smk.params.members), str(smk.params.combine)
+    sets = {"validation": smk.input.val_proba, "test": smk.input.test_proba}
+    labels = {"validation": labels_of(smk.input.validation)}
+    if "holdout" in smk.input.keys():
+        sets["holdout"] = smk.input.holdout_proba
+        labels["holdout"] = labels_of(smk.input.holdout)
+    raw = {name: combine(load_members(paths, members), how) for name, paths in sets.items()}
+    temperature, proba, calibration = calibrated(raw, labels)
     metrics = {layout.model_of(p): json.loads(Path(p).read_text()) for p in smk.input.metrics}
-    with np.load(smk.input.validation) as arrays:
-        labels = arrays["labels"]
-    val_proba, test_proba = EnsembleModel.combine(val), EnsembleModel.combine(test)
     from_members = members_record(members, metrics)
     result = metrics_record(
         "ensemble",
         str(smk.params.name),
-        val_proba=val_proba,
-        val_labels=labels,
-        n_test=len(test_proba),
-        params={"members": members},
+        val_proba=proba["validation"],
+        val_labels=labels["validation"],
+        n_test=len(proba["test"]),
+        params={"members": members, "combine": how},
+        calibration=calibration,
         members=members,
         **from_members,
     )
-    EnsembleModel.save(Path(smk.output.card).parent, members, from_members["data"])
-    save_npy(smk.output.val_proba, val_proba)
-    save_npy(smk.output.test_proba, test_proba)
+    EnsembleModel.save(
+        Path(smk.output.card).parent,
+        members,
+        how,
+        data=from_members["data"],
+        temperature=temperature,
+    )
+    save_predictions(smk.output, proba)
     save_json(smk.output.metrics, result)
     for m in members:
         logging.info("member %s: val_accuracy %.4f", m, result["member_val_accuracy"][m])

@@ -1,6 +1,6 @@
 """Snakemake entry point: the gradient-boosted model on the descriptors, saved as a model
-folder, with its validation and test probabilities computed through the saved model.
-Nothing is chosen on validation."""
+folder with its temperature (fitted on the held-out images, if any), and its calibrated
+probabilities. Nothing is chosen on validation."""
 
 import logging
 import time
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfake import SPLITS
 from deepfake.gbm_model import GbmModel
-from deepfake.io import save_json, save_npy
+from deepfake.io import save_json
 from deepfake.metrics import metrics_record
+from deepfake.predictions import calibrated, save_predictions, sets_of
 from deepfake.smk import job_from_argv, run
 
 
@@ -23,28 +23,31 @@ def load(smk, split):
 
 
 def main(smk):
-    (train_g, train_y), (val_g, val_y), (test_g, _) = (load(smk, s) for s in SPLITS)
+    sets = {name: load(smk, name) for name in sets_of(smk.input)}
+    (train_g, train_y), (_, val_y) = sets["train"], sets["validation"]
     descriptors = list(smk.params.descriptors)
     start = time.perf_counter()
     model = GbmModel.fit(descriptors, train_g, train_y, smk.params.gbm)
     fit_seconds = time.perf_counter() - start
-    model.save(Path(smk.output.card).parent, dict(smk.params.data))
-    val_proba = model.proba_from_descriptors(val_g)
-    test_proba = model.proba_from_descriptors(test_g)
-    save_npy(smk.output.val_proba, val_proba)
-    save_npy(smk.output.test_proba, test_proba)
+    raw = {
+        name: model.proba_from_descriptors(g) for name, (g, _) in sets.items() if name != "train"
+    }
+    temperature, proba, calibration = calibrated(raw, {n: y for n, (_, y) in sets.items()})
+    model.save(Path(smk.output.card).parent, data=smk.params.data, temperature=temperature)
+    save_predictions(smk.output, proba)
     metrics = metrics_record(
         "gbm",
         str(smk.params.name),
         features="+".join(descriptors),
         protocol="clean",
-        val_proba=val_proba,
+        val_proba=proba["validation"],
         val_labels=val_y,
         n_train=len(train_y),
-        n_test=len(test_proba),
+        n_test=len(proba["test"]),
         train_seconds=fit_seconds,
         data=smk.params.data,
         params=smk.params.gbm,
+        calibration=calibration,
         n_features=int(sum(g.shape[1] for g in train_g)),
     )
     save_json(smk.output.metrics, metrics)

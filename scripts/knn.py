@@ -1,7 +1,7 @@
 """Snakemake entry point: a KNN model (k and voting chosen on validation; for the descriptor
 combination, group weights, k and voting by cross-validation on the training split, and
-validation scored once), saved as a model folder, with its validation and test
-probabilities computed through the saved model."""
+validation scored once), saved as a model folder with its temperature (fitted on the
+held-out images, if any), and its calibrated probabilities."""
 
 import logging
 import time
@@ -9,9 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfake import SPLITS
 from deepfake.features import descriptor
-from deepfake.io import save_csv, save_json, save_npy
+from deepfake.io import save_csv, save_json
 from deepfake.knn_model import KnnModel
 from deepfake.knn_search import (
     best_k,
@@ -21,6 +20,7 @@ from deepfake.knn_search import (
     knn_grid,
 )
 from deepfake.metrics import metrics_record
+from deepfake.predictions import calibrated, save_predictions, sets_of
 from deepfake.settings import COMBINATION
 from deepfake.smk import job_from_argv, run
 
@@ -81,31 +81,34 @@ def fit(smk, train_g, train_y, val_g, val_y) -> tuple[KnnModel, object, dict]:
 
 
 def main(smk):
-    (train_g, train_y), (val_g, val_y), (test_g, _) = (load(smk, s) for s in SPLITS)
+    sets = {name: load(smk, name) for name in sets_of(smk.input)}
+    (train_g, train_y), (val_g, val_y) = sets["train"], sets["validation"]
     features = smk.wildcards.features
     start = time.perf_counter()
     model, grid, choice = fit(smk, train_g, train_y, val_g, val_y)
     fit_seconds = time.perf_counter() - start  # the choice of k, voting (and weights)
-    model.save(Path(smk.output.card).parent, dict(smk.params.data))
-    val_proba = model.proba_from_descriptors(val_g)
-    test_proba = model.proba_from_descriptors(test_g)
+    raw = {
+        name: model.proba_from_descriptors(g) for name, (g, _) in sets.items() if name != "train"
+    }
+    temperature, proba, calibration = calibrated(raw, {n: y for n, (_, y) in sets.items()})
+    model.save(Path(smk.output.card).parent, data=smk.params.data, temperature=temperature)
     save_csv(smk.output.grid, grid)
-    save_npy(smk.output.val_proba, val_proba)
-    save_npy(smk.output.test_proba, test_proba)
+    save_predictions(smk.output, proba)
     metrics = metrics_record(
         "knn",
         features,
         features=features,
         # combo chooses by cross-validation on the training split; the others on validation
         protocol="clean" if features == COMBINATION else "report",
-        val_proba=val_proba,
+        val_proba=proba["validation"],
         val_labels=val_y,
         n_train=len(train_y),
-        n_test=len(test_proba),
+        n_test=len(proba["test"]),
         train_seconds=fit_seconds,
         data=smk.params.data,
         params={"k": list(smk.params.k), "weights": list(smk.params.weights)}
         | ({"combination": smk.params.combination} if smk.params.combination else {}),
+        calibration=calibration,
         best_k=model.k,
         voting=model.voting,
         **choice,

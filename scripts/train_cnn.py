@@ -70,42 +70,48 @@ def main(smk) -> None:
         mixed_precision=settings.mixed_precision,
     )
 
-    from deepfake.io import save_json, save_npy
+    from deepfake.io import save_json
     from deepfake.metrics import metrics_record
+    from deepfake.predictions import calibrated, save_predictions
     from deepfake.train import check_split, n_freq_of, train_cnn
 
     variant = str(smk.params.variant)
     inp, out = smk.input, smk.output
+    names = [n for n in ("train", "val", "test", "holdout") if n in inp.keys()]
     splits = {
         name: load_split(
             getattr(inp, name), getattr(inp, f"{name}_hist"), _optional(inp, f"{name}_freq")
         )
-        for name in ("train", "val", "test")
+        for name in names
     }
-    train, val, test = splits["train"], splits["val"], splits["test"]
+    train, val = splits["train"], splits["val"]
     n_freq = n_freq_of(train)
-    check_split(f"test ({inp.test})", test, settings.n_hist, n_freq)
+    for name in names[2:]:
+        check_split(f"{name} ({getattr(inp, name)})", splits[name], settings.n_hist, n_freq)
     log.info("variant %s, settings %s", variant, settings)
 
     result = train_cnn(train, val, settings, None, smk.params.work_dir, log=log, cleanup=False)
-    result.write_outputs(Path(out.card).parent, dict(smk.params.data))
-    test_proba = result.model.proba_from_inputs(test)
-    save_npy(out.val_proba, result.val_proba)
-    save_npy(out.test_proba, test_proba)
+    sets = {"validation": "val", "test": "test", "holdout": "holdout"}
+    raw = {s: result.model.proba_from_inputs(splits[n]) for s, n in sets.items() if n in splits}
+    labels = {s: splits[n]["label"] for s, n in sets.items() if n in splits}
+    temperature, proba, calibration = calibrated(raw, labels)
+    result.write_outputs(Path(out.card).parent, data=smk.params.data, temperature=temperature)
+    save_predictions(out, proba)
     summary = dict(result.summary)
     metrics = metrics_record(
         "cnn",
         variant,
         features="+".join(["image", f"hsv{settings.bins}", *settings.fingerprint]),
         protocol=summary.pop("protocol"),
-        val_proba=result.val_proba,
+        val_proba=proba["validation"],
         val_labels=val["label"],
         n_train=summary.pop("n_train"),
-        n_test=len(test_proba),
+        n_test=len(proba["test"]),
         train_seconds=summary.pop("train_seconds"),
         train_pflop=summary.pop("train_pflop"),
         data=smk.params.data,
         params=settings.as_params(),
+        calibration=calibration,
         backend=summary.pop("backend"),
         **{k: v for k, v in summary.items() if k not in ("val_accuracy", "n_val")},
     )

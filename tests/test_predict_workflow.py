@@ -19,6 +19,10 @@ import pandas as pd
 import pytest
 from conftest import copy_workflow, load_config, planned_rules, snakemake
 
+from deepfake import layout
+from deepfake.families import FAMILIES
+from deepfake.metrics import COMMON_KEYS
+
 pytestmark = pytest.mark.slow
 
 TINY = {"hist_units": 8, "dense_units": 16, "epochs": 1, "batch_size": 32}
@@ -53,15 +57,17 @@ def run(tmp_path_factory):
     config["ensemble"] = {
         "name": "mixed",
         "members": ["cnn/paper", "knn/combo", "gbm/fingerprints"],
+        "combine": "geometric",
     }
+    # every model's temperature is fitted on held-out training images
+    config["calibration"] = {"holdout": 0.2, "seed": 1}
     workdir = copy_workflow(tmp_path_factory.mktemp("predict_all"), config)
     snakemake(workdir)
     return workdir
 
 
 def summary_rows(run) -> list[str]:
-    summary = pd.read_csv(run / "results" / "metrics" / "summary.csv")
-    return [f"{m}/{v}" for m, v in zip(summary["model"], summary["variant"], strict=True)]
+    return pd.read_csv(run / "results" / "metrics" / "summary.csv")["model"].tolist()
 
 
 def test_the_run_offers_every_model_kind(run):
@@ -69,6 +75,16 @@ def test_the_run_offers_every_model_kind(run):
     expected = {f"knn/{f}" for f in ("hsv16", "pixels", "jointhsv", "spectrum", "lbp", "combo")}
     expected |= {f"cnn/{v}" for v in VARIANTS} | {"gbm/fingerprints", "ensemble/mixed"}
     assert set(rows) == expected
+    # every family of the registry is here, with the same metrics keys, and a card
+    assert {layout.family(m) for m in rows} == set(FAMILIES)
+    for model in rows:
+        record = json.loads((run / "results" / model / "metrics.json").read_text())
+        assert set(COMMON_KEYS) <= set(record), model
+        assert record["calibration"]["fitted_on"] == "20 held-out training images", model
+        card = json.loads((run / "results" / model / "model.json").read_text())
+        assert card["kind"] == layout.family(model) and card["data"]["demo"] is True
+        assert card["temperature"] == record["calibration"]["temperature"]
+        assert (run / "results" / "report" / "cards" / layout.card_name(model)).is_file()
     votings = {
         json.loads((run / "results" / m / "model.json").read_text())["voting"]
         for m in rows

@@ -50,16 +50,16 @@ class CnnModel:
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         return self.proba_from_inputs(self.inputs(images))
 
-    def save(self, folder: str | Path, data: dict | None = None) -> None:
-        """Write the folder; ``data``: what it was trained on (recorded in its card;
-        None: not known)."""
+    def save(self, folder: str | Path, **card) -> None:
+        """Write the folder; ``card``: more of its model.json (what it was trained on,
+        its temperature: :func:`deepfake.families.save_card`)."""
         folder = Path(folder)
         with atomic_path(folder / layout.NETWORK) as tmp:
             self.network.save(tmp)
         save_card(
             folder,
             "cnn",
-            data=data,
+            **card,
             network=layout.NETWORK,
             bins=self.bins,
             fingerprint=list(self.fingerprint),

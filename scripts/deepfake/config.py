@@ -216,7 +216,7 @@ def _alternatives(names) -> str:
 
 # Snakemake's wildcard constraints, built from the vocabularies (and tested against them).
 WILDCARDS = {
-    "split": _alternatives(layout.SETS[:3]),
+    "split": _alternatives(layout.SPLITS),
     "set": _alternatives(layout.SETS),
     "bins": r"\d+",
     "features": _alternatives([r"hsv\d+" if f == "hsv" else f for f in KNN_FEATURES]),

@@ -1,7 +1,11 @@
-"""The ensemble model: the equal-weight mean of its members' class probabilities.
+"""The ensemble model: the equal-weight mean of its members' class probabilities, or
+their geometric mean (the mean of their logarithms, renormalised), which lets a member
+sure of a class outvote an unsure one less than it lets a member sure a class is wrong.
 
 Nothing is fitted on validation (no weights, no member selection), so the
-ensemble's validation accuracy is as honest an estimate as its members'.
+ensemble's validation accuracy is as honest an estimate as its members'. Members are
+combined at their own temperatures (:mod:`deepfake.calibration`), so that a sharp
+member does not drown a cautious one for want of calibration.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from deepfake import N_CLASSES, layout
 from deepfake.families import read_card, save_card
 
 MIN_MEMBERS = 2
+COMBINE = ("mean", "geometric")
 
 
 def mean_proba(probas: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -34,6 +39,27 @@ def mean_proba(probas: Mapping[str, np.ndarray]) -> np.ndarray:
     for p in probas.values():
         total += p
     return (total / len(probas)).astype(np.float32)
+
+
+def geometric_proba(probas: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The members' geometric mean, renormalised: ``exp(mean log p)`` (probabilities
+    clipped at 1e-7 first, so one member's 0 does not veto a class), float32."""
+    from deepfake.calibration import EPS
+
+    logs = {
+        name: np.log(np.clip(np.asarray(p, np.float64), EPS, 1.0)) for name, p in probas.items()
+    }
+    mean = mean_proba(logs).astype(np.float64)
+    mean -= mean.max(axis=1, keepdims=True)
+    scaled = np.exp(mean)
+    return (scaled / scaled.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def combine(probas: Mapping[str, np.ndarray], how: str = "mean") -> np.ndarray:
+    """The ensemble's probabilities from its members' (name -> (N, 5)), in order."""
+    if how not in COMBINE:
+        raise ValueError(f"ensemble combine must be one of {COMBINE}, got {how!r}")
+    return mean_proba(probas) if how == "mean" else geometric_proba(probas)
 
 
 def members_record(members: Sequence[str], member_metrics: Mapping[str, Mapping]) -> dict:
@@ -62,21 +88,21 @@ def members_record(members: Sequence[str], member_metrics: Mapping[str, Mapping]
 
 @dataclass
 class EnsembleModel:
-    """The equal-weight mean of its members' probabilities."""
+    """Its members' probabilities combined: their mean, or their geometric mean."""
 
     members: dict  # member name (family/name) -> model
+    how: str = "mean"
 
-    @staticmethod
-    def combine(probas: Mapping[str, np.ndarray]) -> np.ndarray:
+    def combine(self, probas: Mapping[str, np.ndarray]) -> np.ndarray:
         """The ensemble's probabilities from its members' (name -> (N, 5)), in order."""
-        return mean_proba(probas)
+        return combine(probas, self.how)
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         return self.combine({name: m.predict_proba(images) for name, m in self.members.items()})
 
     @staticmethod
-    def save(folder: str | Path, members: Sequence[str], data: dict | None = None) -> None:
-        save_card(folder, "ensemble", data=data, members=list(members))
+    def save(folder: str | Path, members: Sequence[str], how: str = "mean", **card) -> None:
+        save_card(folder, "ensemble", members=list(members), combine=how, **card)
 
     @classmethod
     def load(cls, folder: str | Path, threads: int = 1) -> EnsembleModel:
@@ -84,6 +110,7 @@ class EnsembleModel:
         from deepfake.families import load
 
         root = layout.results_root(folder)
-        members = read_card(folder)["members"]
+        card = read_card(folder)
         paths = layout.Layout(str(root))
-        return cls({m: load(paths.model_dir(m), threads) for m in members})
+        members = {m: load(paths.model_dir(m), threads) for m in card["members"]}
+        return cls(members, card.get("combine", "mean"))

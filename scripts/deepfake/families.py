@@ -74,14 +74,22 @@ FAMILIES = {
 }
 
 
-def save_card(folder: str | os.PathLike, kind: str, **fields) -> None:
-    """Write a model folder's ``model.json``: its family, what inference needs, and
-    (``data``) what it was trained on."""
+def save_card(
+    folder: str | os.PathLike,
+    kind: str,
+    data: dict | None = None,
+    temperature: float = 1.0,
+    **fields,
+) -> None:
+    """Write a model folder's ``model.json``: its family, what it was trained on
+    (``data``; None: not known), the temperature of its probabilities
+    (:mod:`deepfake.calibration`) and what inference needs (``fields``)."""
     from deepfake.io import save_json
 
     if kind not in FAMILIES:
         raise ValueError(f"unknown model family {kind!r}")
-    save_json(Path(folder) / layout.CARD, {"format": CARD_FORMAT, "kind": kind, **fields})
+    card = {"format": CARD_FORMAT, "kind": kind, "data": data, "temperature": temperature}
+    save_json(Path(folder) / layout.CARD, card | fields)
 
 
 def read_card(folder: str | os.PathLike) -> dict:
@@ -96,11 +104,19 @@ def read_card(folder: str | os.PathLike) -> dict:
 
 
 def load(folder: str | Path, threads: int = 1):
-    """The model saved in ``folder``, whatever its family."""
-    kind = read_card(folder)["kind"]
+    """The model saved in ``folder``, whatever its family, its probabilities at its
+    temperature."""
+    card = read_card(folder)
+    kind = card["kind"]
     if kind not in FAMILIES:
         raise ValueError(
             f"{Path(folder) / layout.CARD}: unknown model kind {kind!r} "
             f"(families: {', '.join(FAMILIES)})"
         )
-    return FAMILIES[kind].model_class().load(folder, threads)
+    model = FAMILIES[kind].model_class().load(folder, threads)
+    temperature = float(card.get("temperature", 1.0))
+    if temperature == 1.0:
+        return model
+    from deepfake.calibration import Calibrated
+
+    return Calibrated(model, temperature)

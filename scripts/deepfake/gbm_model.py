@@ -66,9 +66,9 @@ class GbmModel(DescriptorModel):
     def proba_from_descriptors(self, groups: Sequence[np.ndarray]) -> np.ndarray:
         return self.estimator.predict_proba(self.stack(groups)).astype(np.float32)
 
-    def save(self, folder: str | Path, data: dict | None = None) -> None:
-        """Write the folder; ``data``: what it was trained on (recorded in its card;
-        None: not known)."""
+    def save(self, folder: str | Path, **card) -> None:
+        """Write the folder; ``card``: more of its model.json (what it was trained on,
+        its temperature: :func:`deepfake.families.save_card`)."""
         import joblib
         import sklearn
 
@@ -78,7 +78,7 @@ class GbmModel(DescriptorModel):
         save_card(
             folder,
             "gbm",
-            data=data,
+            **card,
             descriptors=list(self.descriptors),
             estimator=layout.ESTIMATOR,
             sklearn=sklearn.__version__,

@@ -77,16 +77,16 @@ class KnnModel(DescriptorModel):
             self.reference, self.labels, self.embed(groups), self.k, self.voting, self.threads
         )
 
-    def save(self, folder: str | Path, data: dict | None = None) -> None:
-        """Write the folder; ``data``: what it was trained on (recorded in its card;
-        None: not known)."""
+    def save(self, folder: str | Path, **card) -> None:
+        """Write the folder; ``card``: more of its model.json (what it was trained on,
+        its temperature: :func:`deepfake.families.save_card`)."""
         folder = Path(folder)
         with atomic_path(folder / layout.REFERENCE) as tmp:
             np.savez(tmp, x=self.reference, y=self.labels)
         save_card(
             folder,
             "knn",
-            data=data,
+            **card,
             descriptors=list(self.descriptors),
             k=self.k,
             voting=self.voting,

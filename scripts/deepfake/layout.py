@@ -17,15 +17,20 @@ from pathlib import Path
 
 from deepfake import SPLITS
 
+__all__ = ["SPLITS", "SETS", "Layout"]
+
 RESULTS = "results"
-# The sets with arrays and descriptors: the three splits and the augmented training set.
-SETS = (*SPLITS, "train_aug")
+# The sets with arrays and descriptors: the three splits, the augmented training set and,
+# when calibration holds images out, the training split's two parts: fit (what the
+# models train on) and holdout (what their temperatures are fitted on).
+SETS = (*SPLITS, "train_aug", "fit", "holdout")
 
 # Files of a model folder.
 CARD = "model.json"  # what inference needs (deepfake.families.load; written by deepfake.io)
 METRICS = "metrics.json"  # the metrics record (deepfake.metrics)
 VAL_PROBA = "val_proba.npy"  # float32 (N, 5) of the validation split
 TEST_PROBA = "test_proba.npy"  # the same for the test split
+HOLDOUT_PROBA = "holdout_proba.npy"  # the same for the held-out training images (or empty)
 REPORT = "report.csv"  # per-class precision, recall, F1
 CONFUSION = "confusion.png"
 GRID = "grid.csv"  # knn: the (k, voting) grid or the combination's cross-validation

@@ -6,7 +6,8 @@ The common keys (:data:`COMMON_KEYS`): ``model`` (the family), ``variant`` (the 
 ``clean``: validation is scored once, at the end), ``val_accuracy``, ``n_train``,
 ``n_val``, ``n_test``, ``train_seconds`` (the fit's wall time; an ensemble's: its
 members' sum), ``train_pflop`` (training compute; 0 where not counted), ``data``
-(what it was trained on), ``params`` (its settings), ``versions``. Each family adds
+(what it was trained on), ``params`` (its settings), ``calibration`` (its temperature,
+and the validation NLL and ECE before and after), ``versions``. Each family adds
 its own keys after them (a CNN's epochs and precision, a KNN's k, an ensemble's
 members).
 """
@@ -36,6 +37,7 @@ COMMON_KEYS = (
     "train_pflop",
     "data",
     "params",
+    "calibration",
     "versions",
 )
 
@@ -61,6 +63,7 @@ def metrics_record(
     train_seconds: float,
     data: Mapping,
     params: Mapping,
+    calibration: Mapping,
     train_pflop: float = 0.0,
     backend: str | None = None,
     **extra,
@@ -85,6 +88,7 @@ def metrics_record(
         "train_pflop": float(train_pflop),
         "data": dict(data),
         "params": dict(params),
+        "calibration": dict(calibration),
         "versions": software_versions(backend),
     }
     if backend is not None:

@@ -45,6 +45,21 @@ def stratified_layout(
     return {name: len(rows) for name, rows in splits.items()}
 
 
+def holdout_mask(labels, fraction: float, seed: int):
+    """A stratified, seeded choice of ``fraction`` of the images (True: held out), in
+    the order given; at least one image of each class stays on each side."""
+    import numpy as np
+
+    labels = np.asarray(labels)
+    held = np.zeros(len(labels), dtype=bool)
+    rng = np.random.default_rng(seed)
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        n = min(len(rows) - 1, max(1, round(fraction * len(rows))))
+        held[rng.choice(rows, size=n, replace=False)] = True
+    return held
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", help="folder with train/ and train.csv")

@@ -80,12 +80,12 @@ class TrainResult:
     summary: dict
     checkpoint: Checkpoint
 
-    def write_outputs(self, folder: str | Path, data: dict | None = None) -> None:
+    def write_outputs(self, folder: str | Path, **card) -> None:
         """Write what training made into the model folder, each file atomically: the
-        model (model.keras, model.json, recording ``data``: what it was trained on),
-        history.csv and tensorboard/."""
+        model (model.keras, model.json with ``card``: what it was trained on, its
+        temperature), history.csv and tensorboard/."""
         folder = Path(folder)
-        self.model.save(folder, data)
+        self.model.save(folder, **card)
         write_history(folder / layout.HISTORY, self.history)
         _publish_dir(self.checkpoint.tensorboard_dir, folder / layout.TENSORBOARD)
 
