@@ -13,6 +13,7 @@ include: "rules/knn.smk"
 include: "rules/gbm.smk"
 include: "rules/cnn.smk"
 include: "rules/ensemble.smk"
+include: "rules/unknowns.smk"
 include: "rules/report.smk"
 include: "rules/predict.smk"
 

@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 from snakemake.settings.types import DeploymentMethod
 
@@ -16,6 +17,7 @@ from deepfake.config import (
     ensemble_members,
     inference_files,
     merge,
+    model_folder,
     models,
     normalised,
     trained_variants,
@@ -145,6 +147,20 @@ def ensemble_inputs(wildcards):
     return inputs
 
 
+def unknowns_descriptors():
+    """unknowns.descriptors as their output folders (hsv -> hsv<histogram_bins>)."""
+    return [descriptor_name(config, d) for d in config["unknowns"]["descriptors"]]
+
+
+def unknowns_inputs(wildcards):
+    """The descriptors of the training set, the hold-out (if any) and validation."""
+    sets = {"train": TRAIN, "validation": "validation"}
+    if HOLDOUT:
+        sets["holdout"] = "holdout"
+    inputs = {name: [R.features(d, s) for d in unknowns_descriptors()] for name, s in sets.items()}
+    return inputs | {"train_arrays": R.arrays(TRAIN)}
+
+
 def files_of(models, name):
     """One file of each model's folder, e.g. files_of(run_models(), layout.METRICS)."""
     return [R.model_file(m, name) for m in models]
@@ -168,6 +184,7 @@ def final_outputs():
         R.report_page(),
         R.submission(),
         R.duplicates(),
+        *([R.unknowns()] if config["unknowns"]["descriptors"] else []),
         *figures(),
         *report_pages(),
         # The features of every set, the augmented training set included, even
@@ -277,18 +294,40 @@ def predict_folder():
 
 
 def predicted_model():
-    """The model that predict uses: predict_model as named, or, for best or a family,
-    the summary's best row (the summary is a checkpoint: read once it exists)."""
+    """The model that predict uses: a model folder as given, predict_model as named, or,
+    for best or a family, the summary's best row (the summary is a checkpoint: read once
+    it exists)."""
     wanted = str(config["predict_model"])
-    if wanted in run_models():
+    if model_folder(wanted) or wanted in run_models():
         return wanted
     return choose_model(checkpoints.summary.get().output.summary, wanted)
 
 
+def predicted_model_dir():
+    model = predicted_model()
+    return model.rstrip("/") if model_folder(model) else R.model_dir(model)
+
+
+def unknown_detector():
+    """The unknown-image detector that predict uses: a model folder's own, or the run's
+    (when unknowns.descriptors names any); "" for none."""
+    model = predicted_model()
+    if model_folder(model):
+        path = os.path.join(model, layout.UNKNOWNS)
+        return path if os.path.isfile(path) else ""
+    return R.unknowns() if config["unknowns"]["descriptors"] else ""
+
+
 def predict_inputs(wildcards):
-    """The folder and the chosen model's files (nothing else, nothing that retrains)."""
+    """The folder, the chosen model's files and the detector (nothing that retrains)."""
+    model = predicted_model()
+    if model_folder(model):
+        files = sorted(str(p) for p in Path(model).rglob("*") if p.is_file())
+    else:
+        files = inference_files(config, model)
+    detector = unknown_detector()
     return {
         "folder": predict_folder(),
-        "model": inference_files(config, predicted_model()),
+        "model": files,
         "code": code("predict.py"),
-    }
+    } | ({"detector": detector} if detector else {})

@@ -16,7 +16,7 @@ rule predict:
         runtime=30,
     params:
         model=lambda w: predicted_model(),
-        model_dir=lambda w: R.model_dir(predicted_model()),
+        model_dir=lambda w: predicted_model_dir(),
         manifest=lambda w: folder_manifest(predict_folder()),
         backend=cnn_backend(),
     script:

@@ -6,29 +6,22 @@ from deepfake.smk import job_from_argv, run
 
 
 def main(smk):
-    model_dir = str(smk.params.model_dir)
-    from deepfake.families import read_card
+    from deepfake.predict import predict_with
 
-    card = read_card(model_dir)
-    if card["kind"] != "knn":  # threads and determinism before keras loads
-        from deepfake.backend import configure
-
-        configure(threads=int(smk.threads), deterministic=True, backend=str(smk.params.backend))
-    from deepfake.families import load
-    from deepfake.predict import predict_folder, warning_of
-
-    model = load(model_dir, threads=int(smk.threads))
-    name = str(smk.params.model)
-    logging.info("model %s, folder %s", name, smk.input.folder)
-    if warning := warning_of(card):
-        logging.warning("%s: %s", name, warning)
-    counts = predict_folder(
-        model, name, smk.input.folder, smk.output[0], threads=int(smk.threads), warning=warning
+    counts = predict_with(
+        str(smk.params.model_dir),
+        str(smk.params.model),
+        smk.input.folder,
+        smk.output[0],
+        detector=smk.input.get("detector"),
+        threads=int(smk.threads),
+        backend=str(smk.params.backend),
     )
     logging.info(
-        "%d predictions written, %d file(s) not decodable (see error)",
+        "%d predictions written, %d file(s) not decodable (see error), %d unknown",
         counts["files"],
         counts["failed"],
+        counts["unknown"],
     )
 
 

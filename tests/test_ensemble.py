@@ -90,6 +90,7 @@ def test_metrics_and_summary_row(tmp_path):
         val_labels=labels,
         n_test=3,
         params={"members": list(members)},
+        calibration={"temperature": 1.0},
         members=list(members),
         **members_record(list(members), member_metrics),
     )

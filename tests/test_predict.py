@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 
 import cv2
 import numpy as np
@@ -19,6 +20,7 @@ from deepfake.ingest import DataError
 from deepfake.knn_model import KnnModel
 from deepfake.knn_search import combine, group_scales, knn_proba
 from deepfake.predict import COLUMNS, chunks, list_images, predict_folder, read_images
+from deepfake.unknowns import UnknownDetector
 
 
 def mixed_folder(folder, real_images):
@@ -95,7 +97,7 @@ def test_table_has_one_row_per_file_and_empty_label_on_error(tmp_path, real_imag
     save_knn(tmp_path / "results", "hsv16", ["hsv16"], train)
     model = load(tmp_path / "results" / "knn" / "hsv16")
     counts = predict_folder(model, "knn/hsv16", tmp_path / "new", tmp_path / "p.csv", size=2)
-    assert counts == {"files": 6, "failed": 1}
+    assert counts == {"files": 6, "failed": 1, "unknown": 0}
     table = read_predictions(tmp_path / "p.csv")
     assert table.columns.tolist() == COLUMNS
     assert table["image_id"].tolist()[4] == "e_broken.png"
@@ -170,3 +172,61 @@ def test_saved_knn_models_predict_as_they_were_fitted(tmp_path, voting):
 def test_a_folder_without_a_model_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no trained model there"):
         load(tmp_path / "results" / "knn" / "nope")
+
+
+def test_entries_that_cannot_be_read_get_a_row_with_the_reason(tmp_path, real_images):
+    folder = tmp_path / "new"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(real_images[0][0].read_bytes())
+    (folder / "b_gone.png").symlink_to(tmp_path / "nowhere.png")  # a broken link
+    os.mkfifo(folder / "c_pipe.png")  # reading it would wait forever
+    (folder / "d_sub").mkdir()  # a sub-folder: not an entry to answer for
+    (folder / "d_sub" / "x.png").write_bytes(b"x")
+    train = separable(60, seed=1)
+    save_knn(tmp_path / "results", "hsv16", ["hsv16"], train)
+    model = load(tmp_path / "results" / "knn" / "hsv16")
+    counts = predict_folder(model, "knn/hsv16", folder, tmp_path / "p.csv")
+    assert counts == {"files": 3, "failed": 2, "unknown": 0}
+    table = read_predictions(tmp_path / "p.csv").set_index("image_id")
+    assert table.index.tolist() == ["a.png", "b_gone.png", "c_pipe.png"]
+    assert "broken symbolic link" in table.loc["b_gone.png", "error"]
+    assert "not a regular file" in table.loc["c_pipe.png", "error"]
+    assert table.loc["a.png", "error"] == "" and table.loc["a.png", "label"] != ""
+
+
+def test_images_far_from_the_training_images_are_called_unknown(tmp_path, real_images):
+    """A detector fitted on real images calls flat synthetic squares unknown, keeps their
+    probabilities, and leaves most real images of its own kind alone."""
+    real = np.stack([cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)
+                     for paths in real_images.values() for p in paths])  # fmt: skip
+    names = ("cooc", "spectrum")
+    groups = [descriptor(n, real) for n in names]
+    detector = UnknownDetector.fit(names, [g[:80] for g in groups], [g[80:] for g in groups],
+                                   dims=8, k=3, quantile=0.95)  # fmt: skip
+    folder = tmp_path / "new"
+    folder.mkdir()
+    for i, colour in enumerate([(10, 200, 30), (250, 250, 250)]):
+        flat = np.full((100, 100, 3), colour, np.uint8)
+        cv2.imwrite(str(folder / f"flat{i}.png"), flat)
+    for path in real_images[2][:3]:  # images the detector saw in its fit
+        (folder / path.name).write_bytes(path.read_bytes())
+    train = separable(60, seed=1)
+    save_knn(tmp_path / "results", "hsv16", ["hsv16"], train)
+    model = load(tmp_path / "results" / "knn" / "hsv16")
+    counts = predict_folder(
+        model, "knn/hsv16", folder, tmp_path / "p.csv", warning="note", detector=detector
+    )
+    table = read_predictions(tmp_path / "p.csv").set_index("image_id")
+    assert table.loc[["flat0.png", "flat1.png"], "label"].eq("unknown").all()
+    assert counts["unknown"] >= 2
+    real_rows = table.drop(["flat0.png", "flat1.png"])
+    assert real_rows["label"].ne("unknown").all()
+    scores = table["unknown_score"].astype(float)
+    assert (
+        scores[["flat0.png", "flat1.png"]].min()
+        > detector.threshold
+        > scores[real_rows.index].max()
+    )
+    probas = table[[f"proba_{c}" for c in range(5)]].astype(float)
+    np.testing.assert_allclose(probas.sum(axis=1), 1.0, atol=1e-5)  # kept for every image
+    assert table["warning"].eq("note").all()

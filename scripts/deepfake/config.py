@@ -147,16 +147,25 @@ def inference_files(config: Mapping, model: str) -> list[str]:
     return files
 
 
+def model_folder(wanted: str) -> bool:
+    """Whether ``predict_model`` is a model folder of its own (a path holding a
+    model.json, such as a shipped model) rather than a model of the run."""
+    return os.path.isfile(os.path.join(wanted, layout.CARD))
+
+
 def check_predict_model(config: Mapping) -> None:
-    """Refuse a ``predict_model`` that names no model of this run (listing them)."""
+    """Refuse a ``predict_model`` that is no model folder and names no model of this
+    run (listing them)."""
     wanted = str(config["predict_model"])
+    if model_folder(wanted):
+        return
     run = models(config)
     if wanted == "best" or wanted in run or any(m.split("/")[0] == wanted for m in run):
         return
     kind = "family" if wanted in FAMILIES else "model"
     raise ValueError(
         f"config predict_model: {wanted!r} is no {kind} of this run; trained: {run} "
-        f"(or best, or a family: {', '.join(FAMILIES)})"
+        f"(or best, or a family: {', '.join(FAMILIES)}; or the folder of a trained model)"
     )
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfake import N_CLASSES, layout
+from deepfake import N_CLASSES
 from deepfake.families import read_card, save_card
 
 MIN_MEMBERS = 2
@@ -101,16 +101,24 @@ class EnsembleModel:
         return self.combine({name: m.predict_proba(images) for name, m in self.members.items()})
 
     @staticmethod
-    def save(folder: str | Path, members: Sequence[str], how: str = "mean", **card) -> None:
-        save_card(folder, "ensemble", members=list(members), combine=how, **card)
+    def save(
+        folder: str | Path,
+        members: Sequence[str],
+        how: str = "mean",
+        folders: dict[str, str] | None = None,
+        **card,
+    ) -> None:
+        """Write the ensemble's model.json: its members and where their folders lie,
+        relative to its own (default: sibling model folders of the same results tree,
+        ``../../cnn/fast``; a shipped model keeps them inside, ``members/cnn_fast``)."""
+        folders = folders or {m: f"../../{m}" for m in members}
+        save_card(folder, "ensemble", members=list(members), folders=folders, combine=how, **card)
 
     @classmethod
     def load(cls, folder: str | Path, threads: int = 1) -> EnsembleModel:
-        """The ensemble and its members, sibling model folders of the same results tree."""
+        """The ensemble and its members, each loaded from its folder."""
         from deepfake.families import load
 
-        root = layout.results_root(folder)
         card = read_card(folder)
-        paths = layout.Layout(str(root))
-        members = {m: load(paths.model_dir(m), threads) for m in card["members"]}
-        return cls(members, card.get("combine", "mean"))
+        members = {m: load(Path(folder) / card["folders"][m], threads) for m in card["members"]}
+        return cls(members, card["combine"])

@@ -39,6 +39,7 @@ ESTIMATOR = "model.joblib"  # gbm: the fitted scikit-learn estimator
 NETWORK = "model.keras"  # cnn
 HISTORY = "history.csv"  # cnn: one row per epoch
 TENSORBOARD = "tensorboard"  # cnn: a folder
+UNKNOWNS = "unknowns.npz"  # the unknown-image detector (a run's, or a shipped model's)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,10 @@ class Layout:
 
     def submission(self) -> str:
         return f"{self.root}/submission.csv"
+
+    def unknowns(self) -> str:
+        """The detector of images of none of the five generators (deepfake.unknowns)."""
+        return f"{self.root}/unknowns/{UNKNOWNS}"
 
     def predictions(self) -> str:
         return f"{self.root}/predictions.csv"

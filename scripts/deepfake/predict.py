@@ -39,9 +39,11 @@ COLUMNS = [
     "label",
     "model",
     *[f"proba_{c}" for c in range(N_CLASSES)],
+    "unknown_score",
     "warning",
     "error",
 ]
+UNKNOWN = "unknown"  # the label of an image far from every training image
 DEMO_WARNING = "model trained on the synthetic demo data: its answers mean nothing"
 CHUNK = 1024  # images decoded and predicted at a time
 
@@ -115,7 +117,12 @@ def read_images(folder: str | Path, names: Sequence[str], threads: int = 1) -> N
 
 
 def chunks(folder: str | Path, size: int = CHUNK, threads: int = 1) -> Iterator[NewImages]:
-    """The folder's files, decoded ``size`` at a time, in name order."""
+    """The folder's files, decoded ``size`` at a time, in name order (``folder`` may also
+    be one image file: a chunk of one)."""
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        yield read_images(path.parent, [path.name], threads)
+        return
     names = list_images(folder)
     for start in range(0, len(names), size):
         yield read_images(folder, names[start : start + size], threads)
@@ -132,18 +139,30 @@ def warning_of(card: dict) -> str:
     return DEMO_WARNING if (card.get("data") or {}).get("demo") else ""
 
 
-def rows(new: NewImages, proba: np.ndarray, model: str, warning: str = "") -> Iterator[list]:
-    """One CSV row per file: name, label, model, probabilities, warning, error (empty
-    label and probabilities where the file could not be decoded)."""
+def rows(
+    new: NewImages,
+    proba: np.ndarray,
+    model: str,
+    warning: str = "",
+    scores: np.ndarray | None = None,
+    threshold: float = np.inf,
+) -> Iterator[list]:
+    """One CSV row per file: name, label, model, probabilities, unknown score, warning,
+    error. The label is the most probable class, or ``unknown`` where the score passes
+    the threshold (the probabilities stay); empty label, probabilities and score where
+    the file could not be decoded; empty score without a detector."""
     if len(proba) != int(new.decoded.sum()):
         raise ValueError(f"{len(proba)} predictions for {int(new.decoded.sum())} images")
     predicted = iter(proba)
+    scored = iter(scores if scores is not None else [None] * len(proba))
     for name, ok, error in zip(new.names, new.decoded, new.errors, strict=True):
         if ok:
-            p = next(predicted)
-            yield [name, int(p.argmax()), model, *map(_exact, p), warning, ""]
+            p, score = next(predicted), next(scored)
+            label = UNKNOWN if score is not None and score > threshold else int(p.argmax())
+            shown = "" if score is None else f"{score:.4f}"
+            yield [name, label, model, *map(_exact, p), shown, warning, ""]
         else:
-            yield [name, "", model, *([""] * N_CLASSES), warning, error]
+            yield [name, "", model, *([""] * N_CLASSES), "", warning, error]
 
 
 def predict_folder(
@@ -154,11 +173,15 @@ def predict_folder(
     size: int = CHUNK,
     threads: int = 1,
     warning: str = "",
+    detector=None,
 ) -> dict:
     """Write ``out`` (CSV, :data:`COLUMNS`) with ``model``'s attribution of every file of
-    ``folder``, chunk by chunk, atomically; returns counts of files and failures.
-    ``warning``: a note every row carries (:func:`warning_of` the model's card)."""
-    files = failed = 0
+    ``folder`` (or of one image file), chunk by chunk, atomically; returns counts of
+    files, failures and unknowns. ``warning``: a note every row carries
+    (:func:`warning_of` the model's card); ``detector``: an
+    :class:`deepfake.unknowns.UnknownDetector`, or None."""
+    files = failed = unknown = 0
+    threshold = detector.threshold if detector is not None else np.inf
     with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
@@ -168,9 +191,50 @@ def predict_folder(
                 if len(new.images)
                 else np.empty((0, N_CLASSES), np.float32)
             )
-            writer.writerows(rows(new, proba, name, warning))
+            scores = None
+            if detector is not None:
+                scores = detector.score(new.images) if len(new.images) else np.empty(0)
+                unknown += int(np.sum(scores > threshold))
+            writer.writerows(rows(new, proba, name, warning, scores, threshold))
             files += len(new.names)
             failed += int((~new.decoded).sum())
-            log.info("%d files predicted, %d could not be decoded", files, failed)
+            log.info(
+                "%d files predicted, %d could not be decoded, %d unknown", files, failed, unknown
+            )
         handle.flush()
-    return {"files": files, "failed": failed}
+    return {"files": files, "failed": failed, "unknown": unknown}
+
+
+def predict_with(
+    model_dir: str | Path,
+    name: str,
+    folder: str | Path,
+    out: str | Path,
+    detector: str | Path | None = None,
+    threads: int = 1,
+    backend: str | None = None,
+) -> dict:
+    """Load the model folder ``model_dir`` (and the unknown-image detector, if given)
+    and write ``out`` with its attribution of every file of ``folder``: what rule
+    predict and the ``deepfake-predict`` command both do. Returns the counts."""
+    from deepfake.families import load, read_card
+
+    card = read_card(model_dir)
+    if card["kind"] != "knn":  # threads and determinism before keras loads
+        from deepfake.backend import configure
+
+        configure(threads=threads, deterministic=True, backend=backend)
+    model = load(model_dir, threads=threads)
+    log.info("model %s (%s), folder %s", name, model_dir, folder)
+    warning = warning_of(card)
+    if warning:
+        log.warning("%s: %s", name, warning)
+    found = None
+    if detector:
+        from deepfake.unknowns import UnknownDetector
+
+        found = UnknownDetector.load(detector)
+        log.info("unknown above a score of %.3f (%s)", found.threshold, detector)
+    return predict_folder(
+        model, name, folder, out, threads=threads, warning=warning, detector=found
+    )
