@@ -248,6 +248,7 @@ def figures():
         *[R.figure(f"curves_{group}.png") for group in ablation_groups()],
         R.figure("confusion_best.png"),
         R.figure("class_recall.png"),
+        R.figure("reliability.png"),
         R.figure("class_histograms.png"),
         R.figure("samples.png"),
     ]
@@ -331,3 +332,40 @@ def predict_inputs(wildcards):
         "model": files,
         "code": code("predict.py"),
     } | ({"detector": detector} if detector else {})
+
+
+def shipped_model():
+    """The model rule ship_model packs: ship.model, or the summary's best row."""
+    wanted = config["ship"]["model"]
+    if wanted in run_models():
+        return wanted
+    return choose_model(checkpoints.summary.get().output.summary, wanted)
+
+
+def ship_inputs(wildcards):
+    """The packed model's files, the metrics its card reads, the unknown-image detector,
+    the reliability figure and the validation images the check is made of."""
+    model = shipped_model()
+    members = ensemble_members(config) if layout.family(model) == "ensemble" else []
+    if not config["unknowns"]["descriptors"]:
+        raise ValueError(
+            "rule ship_model packs the unknown-image detector: set unknowns.descriptors"
+        )
+    return {
+        "model": inference_files(config, model),
+        "metrics": files_of([model, *members], layout.METRICS),
+        "summary": R.summary_full(),
+        "detector": R.unknowns(),
+        "unknowns_metrics": R.unknowns().replace(layout.UNKNOWNS, layout.METRICS),
+        "reliability": R.figure("reliability.png"),
+        "validation": R.arrays("validation"),
+    }
+
+
+def rebuild_command():
+    """The command that rebuilds the packed model (the data folder as a placeholder)."""
+    configs = " ".join(
+        f"--configfile {os.path.relpath(f)}" for f in workflow.config_settings.configfiles
+    )
+    data = "" if config["data_dir"] == DEMO else " --config data_dir=/path/to/data"
+    return " ".join(f"snakemake --cores all ship_model {configs}{data}".split())

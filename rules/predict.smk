@@ -21,3 +21,25 @@ rule predict:
         backend=cnn_backend(),
     script:
         "../scripts/predict.py"
+
+
+rule ship_model:
+    """Pack a trained model, its members, the unknown-image detector, check images and its
+    card into one folder that rule predict and deepfake-predict load anywhere."""
+    input:
+        unpack(ship_inputs),
+        code=code("ship_model.py"),
+    output:
+        directory(config["ship"]["folder"]),
+    log:
+        R.log("ship_model"),
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        model=lambda w: shipped_model(),
+        model_dir=lambda w: R.model_dir(shipped_model()),
+        name=config["ship"]["folder"],
+        data_note=config["ship"]["data_note"],
+        command=rebuild_command(),
+    script:
+        "../scripts/ship_model.py"

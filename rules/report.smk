@@ -143,6 +143,27 @@ rule sample_grid:
         "../scripts/plot_samples.py"
 
 
+rule reliability:
+    """Reliability diagrams of every model on validation, before and after calibration."""
+    input:
+        val_proba=files_of(run_models(), layout.VAL_PROBA),
+        metrics=files_of(run_models(), layout.METRICS),
+        validation=R.arrays("validation"),
+        code=code("plot_reliability.py"),
+    output:
+        report(
+            R.figure("reliability.png"),
+            caption="../report/reliability.rst",
+            category="Calibration",
+        ),
+    log:
+        R.log("figures/reliability"),
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/plot_reliability.py"
+
+
 rule class_recall:
     """The recall of every class for every model, in one figure."""
     input:

@@ -55,7 +55,7 @@ class CnnModel:
         its temperature: :func:`deepfake.families.save_card`)."""
         folder = Path(folder)
         with atomic_path(folder / layout.NETWORK) as tmp:
-            self.network.save(tmp)
+            inference_copy(self.network).save(tmp)
         save_card(
             folder,
             "cnn",
@@ -74,6 +74,16 @@ class CnnModel:
         card = read_card(folder)
         network = keras.models.load_model(folder / card["network"], compile=False)
         return cls(network, int(card["bins"]), tuple(card["fingerprint"]), tuple(card["tta"]))
+
+
+def inference_copy(network):
+    """The network with its weights but without its optimizer's state (a quarter of the
+    file: what inference needs; a killed run resumes from its checkpoint instead)."""
+    import keras
+
+    copy = keras.models.clone_model(network)
+    copy.set_weights(network.get_weights())
+    return copy
 
 
 def fingerprint_rows(descriptors) -> np.ndarray:

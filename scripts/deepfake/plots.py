@@ -126,3 +126,29 @@ def class_recall(summary: pd.DataFrame) -> plt.Figure:
     for (i, j), value in np.ndenumerate(recall):
         ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8)
     return fig
+
+
+def reliability_figure(panels: dict[str, tuple[dict, dict, float]]) -> plt.Figure:
+    """Reliability diagrams, one panel per model: the accuracy of each bin of the top
+    probability against its mean confidence, before (grey) and after (blue) the
+    model's temperature. ``panels``: name -> (before, after, temperature), each a
+    :func:`deepfake.calibration.reliability` table with its ECE under "ece"."""
+    n = len(panels)
+    cols = min(4, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.4 * cols, 3.3 * rows), squeeze=False, constrained_layout=True
+    )
+    for ax, (name, (before, after, temperature)) in zip(axes.flat, panels.items(), strict=False):
+        ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls=":")
+        for table, colour, label in ((before, "0.6", "raw"), (after, "tab:blue", "calibrated")):
+            shown = table["count"] > 0
+            ax.plot(table["confidence"][shown], table["accuracy"][shown], "o-", ms=3,
+                    color=colour, label=f"{label}: ECE {table['ece']:.3f}")  # fmt: skip
+        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy",
+               title=f"{name} (T = {temperature:.2f})")  # fmt: skip
+        ax.title.set_fontsize(9)
+        ax.legend(fontsize=7, loc="upper left")
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    return fig

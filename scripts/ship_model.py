@@ -1,0 +1,50 @@
+"""Snakemake entry point: pack a trained model (an ensemble with its members), the
+unknown-image detector, check images and the model's card into one folder that ships."""
+
+import json
+import logging
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from deepfake import layout
+from deepfake.io import load_arrays, write_atomic
+from deepfake.report import software
+from deepfake.ship import CHECK_IMAGES, card_text, pack, publish, write_check
+from deepfake.smk import job_from_argv, run
+
+
+def main(smk):
+    dest = Path(smk.output[0])
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    source = Path(smk.params.model_dir)
+    pack(source, tmp)
+    shutil.copy2(smk.input.detector, tmp / layout.UNKNOWNS)
+    shutil.copy2(smk.input.reliability, tmp / "reliability.png")
+    validation = load_arrays(smk.input.validation)
+    pick = np.linspace(0, len(validation["ids"]) - 1, CHECK_IMAGES).astype(int)
+    proba = np.load(source / layout.VAL_PROBA)
+    write_check(tmp, validation["images"][pick], validation["ids"][pick], proba[pick])
+    metrics = json.loads((source / layout.METRICS).read_text())
+    row = pd.read_csv(smk.input.summary).set_index("model").loc[smk.params.model]
+    unknowns = json.loads(Path(smk.input.unknowns_metrics).read_text())
+    info = {
+        "data": smk.params.data_note or json.dumps(metrics["data"]),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "software": software(metrics["versions"]),
+        "command": smk.params.command,
+    }
+    text = card_text(smk.params.name, row, metrics, unknowns, info)
+    write_atomic(tmp / "README.md", lambda path: path.write_text(text))
+    publish(tmp, dest)
+    size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
+    logging.info("%s packed into %s (%.1f MB)", smk.params.model, dest, size / 1e6)
+
+
+if __name__ == "__main__":
+    # inside Snakemake its job is injected; alone, Snakemake builds it from the Snakefile
+    run(main, snakemake if "snakemake" in globals() else job_from_argv("ship_model"))  # noqa: F821
