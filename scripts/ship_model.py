@@ -12,7 +12,7 @@ import pandas as pd
 
 from deepfake import layout
 from deepfake.io import load_arrays, write_atomic
-from deepfake.report import software
+from deepfake.report import software, trained_on
 from deepfake.ship import CHECK_IMAGES, card_text, pack, publish, write_check
 from deepfake.smk import job_from_argv, run
 
@@ -33,7 +33,7 @@ def main(smk):
     row = pd.read_csv(smk.input.summary).set_index("model").loc[smk.params.model]
     unknowns = json.loads(Path(smk.input.unknowns_metrics).read_text())
     info = {
-        "data": smk.params.data_note or json.dumps(metrics["data"]),
+        "data": smk.params.data_note or trained_on(metrics["data"]),
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "software": software(metrics["versions"]),
         "command": smk.params.command,

@@ -66,6 +66,7 @@ def software(versions: Mapping) -> str:
 
 
 def trained_on(data: Mapping) -> str:
+    """What a model was trained on, in a few words (its data record)."""
     if data.get("demo"):
         return "the synthetic demo set"
     return f"{data['data_dir']} ({data['train']})"

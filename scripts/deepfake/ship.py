@@ -20,6 +20,7 @@ import numpy as np
 from deepfake import N_CLASSES, layout
 from deepfake.families import FAMILIES, read_card, save_card
 from deepfake.io import save_csv
+from deepfake.report import DEMO_WARNING
 
 CHECK_IMAGES = 10  # validation images stored with their probabilities
 
@@ -91,6 +92,7 @@ def card_text(name: str, row: Mapping, metrics: Mapping, unknowns: Mapping, info
         "## What it is",
         "",
         f"- **data**: {info['data']}",
+        *([f"- **warning**: {DEMO_WARNING}"] if metrics["data"].get("demo") else []),
         f"- **trained on** {metrics['n_train']} images; calibrated and thresholded on "
         f"{calibration.get('fitted_on', 'nothing')}",
         f"- **recipe**: {metrics.get('params', {}).get('combine', '')} "

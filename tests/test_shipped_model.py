@@ -1,0 +1,105 @@
+"""A model that ships: rule ship_model packs a trained ensemble, its members, the
+unknown-image detector, check images and its card into one folder; a fresh copy of the
+workflow with no data and no training predicts with it; deepfake-predict writes the
+same table; the repository's own shipped model reproduces its check images."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO, WORKFLOW_FILES, copy_workflow, load_config, planned_rules, snakemake
+
+pytestmark = pytest.mark.slow
+PROBAS = [f"proba_{c}" for c in range(5)]
+SHIPPED = REPO / "models" / "laptop"
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    config = load_config("tiny_cnn")
+    config["cnn"]["variants"] = {"baseline": {}}
+    config["gbm"] = {"descriptors": ["hsv", "cooc"], "max_iter": 10}
+    config["calibration"] = {"holdout": 0.2}
+    config["unknowns"] = {"descriptors": ["cooc", "spectrum", "hsv"], "dims": 8}
+    config["ensemble"] = {"members": ["cnn/baseline", "gbm/fingerprints", "knn/hsv16"]}
+    config["ship"] = {"model": "ensemble/mean", "folder": "models/tiny"}
+    workdir = copy_workflow(tmp_path_factory.mktemp("ship"), config)
+    snakemake(workdir, "all", "ship_model")
+    return workdir
+
+
+def test_the_folder_holds_everything_predict_needs_and_its_card(shipped):
+    folder = shipped / "models" / "tiny"
+    card = json.loads((folder / "model.json").read_text())
+    assert card["kind"] == "ensemble" and card["temperature"] != 1.0
+    assert card["folders"] == {
+        "cnn/baseline": "members/cnn_baseline",
+        "gbm/fingerprints": "members/gbm_fingerprints",
+        "knn/hsv16": "members/knn_hsv16",
+    }
+    assert (folder / "members" / "cnn_baseline" / "model.keras").is_file()
+    assert (folder / "unknowns.npz").is_file() and (folder / "reliability.png").is_file()
+    assert len(list((folder / "check").glob("*.png"))) == 10
+    readme = (folder / "README.md").read_text()
+    for words in ("validation accuracy", "recall per class", "temperature", "ECE",
+                  "unknown", "snakemake --cores all ship_model", "synthetic"):  # fmt: skip
+        assert words in readme, words
+
+
+def test_a_fresh_copy_predicts_with_it_without_data_or_training(shipped, tmp_path):
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, fresh / name)
+    shutil.copy2(REPO / "config.yaml", fresh / "config.yaml")
+    shutil.copytree(shipped / "models", fresh / "models")
+    check = fresh / "models" / "tiny" / "check"
+    args = ("--config", f"predict_dir={check}", "predict_model=models/tiny")
+    assert planned_rules(fresh, *args, "--", "predict") == {"predict": 1}  # nothing trains
+    snakemake(fresh, "predict", *args)
+    table = pd.read_csv(fresh / "results" / "predictions.csv", keep_default_na=False)
+    expected = pd.read_csv(check / "expected.csv")
+    table = table.set_index("image_id").loc[expected["image_id"]]
+    np.testing.assert_allclose(
+        table[PROBAS].to_numpy(float), expected[PROBAS].to_numpy(float), atol=1e-5
+    )
+    assert table["model"].eq("models/tiny").all() and table["unknown_score"].ne("").all()
+    assert table["warning"].str.contains("synthetic demo").all()
+    # the command installed with the package: the same table
+    cli = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "deepfake-predict") if (REPO / ".venv").exists()
+         else "deepfake-predict", str(check), "--model", str(fresh / "models" / "tiny"),
+         "--quiet"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    again = pd.read_csv(fresh / "results" / "predictions.csv", keep_default_na=False)
+    from io import StringIO
+
+    by_cli = pd.read_csv(StringIO(cli.stdout), keep_default_na=False)
+    by_cli["model"] = "models/tiny"  # the CLI names the model by the path it was given
+    pd.testing.assert_frame_equal(by_cli.drop(columns="model"), again.drop(columns="model"))
+
+
+@pytest.mark.skipif(not SHIPPED.is_dir(), reason="no shipped model in this checkout")
+def test_the_repositorys_shipped_model_reproduces_its_check_images(tmp_path):
+    out = tmp_path / "p.csv"
+    done = subprocess.run(
+        [sys.executable, "-m", "deepfake.cli", str(SHIPPED / "check"), "--model", str(SHIPPED),
+         "--out", str(out), "--quiet"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(out).set_index("image_id")
+    expected = pd.read_csv(SHIPPED / "check" / "expected.csv").set_index("image_id")
+    got = table.loc[expected.index, PROBAS].to_numpy(float)
+    np.testing.assert_allclose(got, expected[PROBAS].to_numpy(float), atol=1e-5)
+    assert table["warning"].isna().all()  # trained on real images
+    assert table["label"].ne("unknown").sum() >= 8  # its own kind of images

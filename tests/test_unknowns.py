@@ -1,0 +1,53 @@
+"""The unknown-image detector: images far from the training images score high, the
+threshold comes from held-out training images, and a saved detector scores the same."""
+
+from __future__ import annotations
+
+import numpy as np
+from conftest import separable
+
+from deepfake.demo import generate_demo
+from deepfake.features import descriptor
+from deepfake.unknowns import UnknownDetector, signed_log
+
+NAMES = ("cooc", "crosscooc", "spectrum", "lbp")
+
+
+def groups(images):
+    return [descriptor(name, images) for name in NAMES]
+
+
+def demo_images(tmp_path, n=50):
+    import cv2
+
+    generate_demo(tmp_path / "demo", 5, n, 5, seed=5)
+    paths = sorted((tmp_path / "demo" / "validation").glob("*.png"))
+    return np.stack([cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in paths])
+
+
+def test_a_detector_of_one_synthetic_set_calls_the_demo_unknown(tmp_path):
+    """Fitted on noisy colour squares, it calls the demo's scenes unknown and lets most
+    new squares of its own kind through."""
+    own = separable(400, seed=0)["image"]
+    detector = UnknownDetector.fit(NAMES, groups(own[:300]), groups(own[300:]), dims=8, k=5)
+    assert detector.threshold == np.quantile(detector.score_rows(groups(own[300:])), 0.99)
+    new_own = separable(100, seed=1)["image"]
+    assert np.mean(detector.score(new_own) > detector.threshold) <= 0.05
+    demo = demo_images(tmp_path)
+    assert np.mean(detector.score(demo) > detector.threshold) >= 0.95
+
+
+def test_a_saved_detector_scores_the_same(tmp_path):
+    own = separable(120, seed=2)["image"]
+    detector = UnknownDetector.fit(NAMES, groups(own[:100]), groups(own[100:]), dims=4, k=3)
+    detector.save(tmp_path / "unknowns.npz")
+    again = UnknownDetector.load(tmp_path / "unknowns.npz")
+    np.testing.assert_array_equal(again.score(own[:10]), detector.score(own[:10]))
+    assert again.threshold == detector.threshold and again.descriptors == NAMES
+
+
+def test_the_signed_log_scale_takes_empty_cells_as_small_counts():
+    values = signed_log(np.array([0.0, 1e-6, 0.5, -0.5]))
+    assert values[0] < values[1] < values[2]  # 0 sits beside the smallest counts
+    assert values[1] - values[0] < 0.01
+    assert values[3] == -values[2]
