@@ -147,6 +147,16 @@ def ensemble_inputs(wildcards):
     return inputs
 
 
+def configuration():
+    """The run's config as its results depend on it, for the HTML report's page: keys in
+    order, knn's grids sorted as the knn rule reads them, predict's folder and model left
+    out (they change no result of the run). An edit that changes nothing of that
+    rewrites nothing."""
+    page = {k: v for k, v in config.items() if k not in ("predict_dir", "predict_model")}
+    page["knn"] = page["knn"] | {k: sorted(page["knn"][k]) for k in ("k", "weights")}
+    return normalised(page)
+
+
 def unknowns_descriptors():
     """unknowns.descriptors as their output folders (hsv -> hsv<histogram_bins>)."""
     return [descriptor_name(config, d) for d in config["unknowns"]["descriptors"]]

@@ -231,9 +231,6 @@ rule report_config:
     conda:
         "../envs/analysis.yaml"
     params:
-        # what the run's results depend on: not predict's folder and model
-        config=normalised(
-            {k: v for k, v in config.items() if k not in ("predict_dir", "predict_model")}
-        ),
+        config=configuration(),
     script:
         "../scripts/report_config.py"

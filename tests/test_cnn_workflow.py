@@ -15,6 +15,7 @@ pytestmark = pytest.mark.slow
 
 VARIANTS = ["baseline", "bins8", "bins24", "cosine", "dropout03", "flatten"]
 DOWNSTREAM = {"evaluate", "summary", "submission", "best_confusions", "class_recall", "report_page"}
+DOWNSTREAM |= {"reliability"}
 # The HTML report's configuration page: rewritten after any config edit (one quick job).
 CONFIG_PAGE = {"report_config": 1}
 
@@ -122,6 +123,7 @@ def test_editing_one_variant_reruns_that_variant_only(cnn_run):
     assert planned == {
         "train_cnn": 1, "evaluate": 2, "learning_curves": 1, "ensemble": 1,
         "summary": 1, "submission": 1, "best_confusions": 1, "class_recall": 1, "report_page": 1,
+        "reliability": 1,
     } | CONFIG_PAGE  # fmt: skip
 
 
@@ -160,7 +162,8 @@ RERUNS = {
     "cnn.environment": (lambda c: c["cnn"].update(environment="gpu"), {}),
     "knn.features": (  # dropping a feature set only re-summarises
         lambda c: c["knn"].update(features=["hsv"]),
-        {"summary": 1, "submission": 1, "best_confusions": 1, "class_recall": 1, "report_page": 1},
+        {"summary": 1, "submission": 1, "best_confusions": 1, "class_recall": 1, "report_page": 1}
+        | {"reliability": 1},
     ),
     "ensemble.members": (  # an explicit member list: only the ensemble and its scores
         lambda c: c.update(ensemble={"members": ["cnn/baseline", "knn/hsv16"]}),

@@ -15,6 +15,7 @@ from conftest import copy_workflow, load_config, planned_rules, snakemake
 pytestmark = pytest.mark.slow
 
 DOWNSTREAM = {"evaluate", "summary", "submission", "best_confusions", "class_recall", "report_page"}
+DOWNSTREAM |= {"reliability"}
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def test_overlay_reruns_only_the_variants_it_changes(run):
     ("module", "expected"),
     [
         (
-            "model.py",  # and the ensemble of the two variants
+            "networks.py",  # and the ensemble of the two variants
             {"train_cnn": 2, "learning_curves": 1, "ensemble": 1} | dict.fromkeys(DOWNSTREAM),
         ),
         (
@@ -66,7 +67,7 @@ def test_overlay_reruns_only_the_variants_it_changes(run):
             | {"class_histograms": None}
             | dict.fromkeys(DOWNSTREAM),
         ),
-        ("knn.py", {"knn": 2} | dict.fromkeys(DOWNSTREAM)),
+        ("knn_search.py", {"knn": 2} | dict.fromkeys(DOWNSTREAM)),
         ("ensemble.py", {"ensemble": 1} | dict.fromkeys(DOWNSTREAM)),
     ],
 )
@@ -96,7 +97,8 @@ def test_nested_command_line_config_and_subset(run):
     # Strings from --config are read as YAML: k 5,3 is the grid 3,5 (nothing to do).
     assert planned_rules(run, "--config", "knn={k: [5, 3], features: [hsv, pixels]}") == {}
     planned = planned_rules(run, "--config", "cnn={train: [baseline]}")
-    assert "train_cnn" not in planned and set(planned) <= DOWNSTREAM | {"learning_curves"}
+    assert "train_cnn" not in planned
+    assert set(planned) <= DOWNSTREAM | {"learning_curves", "report_config"}
 
 
 def test_a_config_without_models_is_refused(run):
@@ -121,6 +123,7 @@ def test_predict_attributes_a_folder_once(run, real_images):
     for name in names:
         shutil.copy(run / "results" / "demo" / "validation" / name, folder / name)
     (folder / "broken.png").write_text("not an image")
+    (folder / "gone.png").symlink_to(folder / "nowhere.png")  # a broken link: a row too
 
     def planned(*config):  # "--" ends --config's list of values before the target
         return planned_rules(run, "--config", f"predict_dir={folder}", *config, "--", "predict")
@@ -132,18 +135,21 @@ def test_predict_attributes_a_folder_once(run, real_images):
     probas = [f"proba_{c}" for c in range(5)]
     assert planned() == {"predict": 1}  # nothing retrained
     table = predict()
-    assert table["image_id"].tolist() == sorted(["broken.png", *names])
+    assert table["image_id"].tolist() == sorted(["broken.png", "gone.png", *names])
     assert table.columns.tolist()[:3] == ["image_id", "label", "model"]
     table = table.set_index("image_id")
     summary = pd.read_csv(run / "results" / "metrics" / "summary.csv")
-    best = f"{summary['model'][0]}/{summary['variant'][0]}"
+    best = summary["model"][0]
     assert table["model"].eq(best).all()
     broken = table.loc["broken.png"]
     assert broken["label"] == "" and "not a decodable image" in broken["error"]
+    assert "broken symbolic link" in table.loc["gone.png", "error"]
+    assert table["warning"].str.contains("synthetic demo").all()  # trained on the demo
+    assert "synthetic demo" in (run / "results" / "logs" / "predict.log").read_text()
     expected = validation_rows(run, best, names)
     np.testing.assert_allclose(table.loc[names, probas].astype(float), expected, atol=1e-5)
     assert table.loc[names, "label"].astype(int).tolist() == expected.argmax(1).tolist()
-    assert "1 file(s) not decodable" in (run / "results" / "logs" / "predict.log").read_text()
+    assert "2 file(s) not decodable" in (run / "results" / "logs" / "predict.log").read_text()
     assert planned() == {}  # unchanged folder: nothing to do
 
     for model in ("cnn/baseline", "knn/pixels"):

@@ -253,6 +253,7 @@ def test_failed_job_leaves_the_dag_resumable(tmp_path, sample):
         "best_confusions": 1,
         "class_recall": 1,
         "report_page": 1,
+        "reliability": 1,
         "split_check": 1,
     }, second.stdout + second.stderr
     for name, stamp in finished.items():

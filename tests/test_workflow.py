@@ -14,7 +14,7 @@ from deepfake.split import stratified_layout
 
 pytestmark = pytest.mark.slow
 
-REPORT = {"class_recall", "report_page"}  # they follow the summary
+REPORT = {"class_recall", "report_page", "reliability"}  # they follow the models
 SPINE = {"knn", "evaluate", "summary", "submission", "best_confusions"} | REPORT
 CONFIG_PAGE = {"report_config"}  # the HTML report's configuration page: any config edit
 
