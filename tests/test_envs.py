@@ -1,4 +1,5 @@
-"""The conda environments (envs/*.yaml, for --sdm conda) agree with the pinned requirements."""
+"""The conda environments (envs/*.yaml, for --sdm conda) and the GPU node's
+requirements-gpu.txt agree with the pinned requirements."""
 
 from __future__ import annotations
 
@@ -12,14 +13,17 @@ from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1]
 ENVS = sorted((REPO / "envs").glob("*.yaml"))
-# Only the GPU environment's accelerator stack is not in requirements.txt.
+# Only the GPU environment's accelerator stack is not in requirements.txt (it is in
+# requirements-gpu.txt).
 ENV_ONLY = {"jax"}
+# What requirements-gpu.txt leaves out of requirements.txt: JAX replaces TensorFlow.
+NOT_ON_GPU = {"tensorflow-cpu", "tensorboard"}
 # The workflow engine and its config tools run outside the rules' environments.
 DRIVER_ONLY = {"snakemake", "snakemake-executor-plugin-slurm", "jsonschema", "pyyaml"}
 
 
-def pinned() -> dict[str, Requirement]:
-    lines = (REPO / "requirements.txt").read_text().splitlines()
+def pinned(file: str = "requirements.txt") -> dict[str, Requirement]:
+    lines = (REPO / file).read_text().splitlines()
     requirements = [Requirement(line) for line in lines if line and not line.startswith("#")]
     return {canonicalize_name(r.name): r for r in requirements}
 
@@ -76,8 +80,31 @@ def test_the_tests_run_the_jax_that_the_gpu_environment_installs():
     dev = (REPO / "requirements-dev.txt").read_text().splitlines()
     tested = [Requirement(line) for line in dev if line.startswith("jax")]
     gpu = [r for r in pip_requirements(REPO / "envs" / "cnn-gpu.yaml") if r.name == "jax"]
-    assert len(tested) == len(gpu) == 1
-    assert tested[0].specifier == gpu[0].specifier
+    node = [r for r in pinned("requirements-gpu.txt").values() if r.name == "jax"]
+    assert len(tested) == len(gpu) == len(node) == 1
+    assert tested[0].specifier == gpu[0].specifier == node[0].specifier
+    assert tested[0].extras == {"cpu"}
+    assert gpu[0].extras == node[0].extras == {"cuda13"}  # the same CUDA build
+
+
+def test_gpu_requirements_are_the_runtime_ones_with_jax_for_tensorflow():
+    runtime, gpu = pinned(), pinned("requirements-gpu.txt")
+    assert set(runtime) - set(gpu) == NOT_ON_GPU
+    assert set(gpu) - set(runtime) == ENV_ONLY
+    for name in set(runtime) & set(gpu):
+        assert gpu[name].specifier == runtime[name].specifier, (
+            f"requirements-gpu.txt: {name}{gpu[name].specifier} but requirements.txt pins "
+            f"{runtime[name].specifier}"
+        )
+        assert gpu[name].extras == runtime[name].extras, name
+
+
+def test_the_gpu_environment_installs_what_a_gpu_node_installs():
+    gpu = pinned("requirements-gpu.txt")
+    for requirement in pip_requirements(REPO / "envs" / "cnn-gpu.yaml"):
+        name = canonicalize_name(requirement.name)
+        assert name in gpu, f"cnn-gpu.yaml: {name} is not in requirements-gpu.txt"
+        assert str(requirement) == str(gpu[name]), name
 
 
 def test_min_version_is_the_lowest_snakemake_requirements_allow():

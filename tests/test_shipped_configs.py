@@ -56,6 +56,6 @@ def test_a_misspelt_key_fails():
 
 def test_an_ensemble_member_the_run_does_not_train_fails():
     config = merged("config.fast.yaml")
-    config["ensemble"]["members"] = ["cnn/fast", "knn/combo16"]
+    config["ensemble"]["members"] = ["cnn/fast_fp", "knn/combo16"]
     with pytest.raises(ValueError, match=r"ensemble.members: \['knn/combo16'\]"):
         check(config)
