@@ -35,13 +35,14 @@ from deepfake.layout import SETS, Layout
 from deepfake.settings import TrainSettings
 from deepfake.sources import package_modules
 
-# `--config knn='{k: [3, 5]}'` arrives with string leaves ('3'): read them as YAML.
+# `--config knn='{k: [3, 5]}'` arrives with string leaves ('3'): read them as YAML
+# (--config only: --configfile overlays are YAML already).
 merge(
     config,
     typed_cli_values(
         {
             key: value
-            for key, value in workflow.config_settings.overwrite_config.items()
+            for key, value in workflow.config_settings.config.items()
             if isinstance(value, (dict, list))
         }
     ),
@@ -240,14 +241,19 @@ def gbm_inputs(wildcards):
 
 
 def ablation_groups():
-    """Variants drawn together: for each setting that some variant overrides, the
-    baseline and every variant overriding it (e.g. bins: baseline, bins8, bins24)."""
+    """Variants drawn together: an ablation (a variant overriding one setting) with the
+    baseline and the other variants overriding that setting (e.g. bins: baseline, bins8,
+    bins24); every other variant (several settings, or none but the baseline's) in one
+    figure, "all"."""
     variants = trained_variants(config)
     groups = {}
     for name in variants:
-        for key in config["cnn"]["variants"][name]:
-            groups.setdefault(key, ["baseline"] if "baseline" in variants else [])
-            groups[key].append(name)
+        keys = list(config["cnn"]["variants"][name])
+        if len(keys) == 1:
+            groups.setdefault(keys[0], ["baseline"] if "baseline" in variants else [])
+            groups[keys[0]].append(name)
+        elif name != "baseline":
+            groups.setdefault("all", []).append(name)
     return groups
 
 

@@ -51,7 +51,8 @@ case $seconds in '' | *[!0-9]*) die "SECONDS: a whole number of seconds, not '$s
 [ -d "$(dirname "$tar")" ] || die "RESULTS_TAR $tar: no folder $(dirname "$tar")"
 tar=$(cd "$(dirname "$tar")" && pwd)/$(basename "$tar")
 
-# The Python environment: Snakemake and JAX, checked before any run starts.
+# The Python environment: Snakemake, JAX and keras on JAX, checked before any run starts.
+export KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
 python=${PYTHON:-$repo/.venv/bin/python}
 if ! version=$("$python" -m snakemake --version 2>&1); then
   die "no Snakemake in $python ($(echo "$version" | tail -1)).
@@ -64,7 +65,6 @@ Install requirements-gpu.txt (docs/gpu.md)."
 fi
 echo "Snakemake $version, $("$python" -c 'import jax; print("jax", jax.__version__, jax.devices())')"
 
-export KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
 names=() pids=()
 for cfg in "$@"; do
   IFS=+ read -ra files <<<"$cfg"

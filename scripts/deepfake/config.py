@@ -204,9 +204,10 @@ def typed_cli_values(value):
         return [typed_cli_values(v) for v in value]
     if isinstance(value, str):
         try:
-            return yaml.safe_load(value)
+            typed = yaml.safe_load(value)
         except yaml.YAMLError:
             return value
+        return value if isinstance(typed, Mapping) else typed  # "a: b" is a string leaf
     return value
 
 
