@@ -4,6 +4,8 @@
   runs is the same): ``KERAS_BACKEND=jax``, a one-variant, one-epoch ``train_cnn`` and
   ``predict`` on the demo's validation images, which gives back the model's validation
   probabilities.
+- ``tools/gpu_workflow.sh`` stops on the terminal, before starting anything, when its
+  Python has no Snakemake or a CONFIG is missing.
 - ``profiles/slurm-gpu``: a dry run of the documented command plans every
   ``train_cnn`` job of ``config.best.yaml`` with one GPU, its threads and a runtime,
   the CPU jobs without a GPU, and stops at start-up when ``KERAS_BACKEND`` is unset.
@@ -13,7 +15,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +27,7 @@ import yaml
 from conftest import REPO, copy_workflow, load_config, snakemake
 
 PROFILE = REPO / "profiles" / "slurm-gpu" / "config.v8+.yaml"
+GPU_WORKFLOW = REPO / "tools" / "gpu_workflow.sh"
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +166,26 @@ def test_the_slurm_plugin_asks_for_the_gpu_and_the_threads():
 
     assert utils.set_gres_string(Job()).split() == ["--gpus=1"]
     assert jobstep.get_cpu_setting(Job(), True) == f"--cpus-per-task={Job.threads}"
+
+
+def gpu_workflow(tmp_path: Path, *configs: str, python: str | None = None):
+    env = os.environ | ({"PYTHON": python} if python else {})
+    return subprocess.run(
+        ["bash", str(GPU_WORKFLOW), "demo", str(tmp_path / "results.tgz"), "60", *configs],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_gpu_workflow_stops_loudly_without_snakemake(tmp_path):
+    result = gpu_workflow(tmp_path, "config.best.yaml", python="false")
+    assert result.returncode == 1
+    assert "no Snakemake in false" in result.stderr
+    assert "docs/gpu.md" in result.stderr
+    assert not (tmp_path / "results.tgz").exists()
+
+
+def test_gpu_workflow_stops_loudly_on_a_missing_config(tmp_path):
+    result = gpu_workflow(tmp_path, "config.best.yaml+experiments/no-such-overlay.yaml")
+    assert result.returncode == 1
+    assert "no-such-overlay.yaml" in result.stderr
+    assert not (tmp_path / "results.tgz").exists()

@@ -51,6 +51,23 @@ case $seconds in '' | *[!0-9]*) die "SECONDS: a whole number of seconds, not '$s
 [ -d "$(dirname "$tar")" ] || die "RESULTS_TAR $tar: no folder $(dirname "$tar")"
 tar=$(cd "$(dirname "$tar")" && pwd)/$(basename "$tar")
 
+# Each CONFIG's files (absolute, one line each) and its copy's name.
+names=() lists=()
+for cfg in "$@"; do
+  IFS=+ read -ra files <<<"$cfg"
+  list="" name=""
+  for f in "${files[@]}"; do
+    [ -f "$f" ] || f=$repo/$f
+    [ -f "$f" ] || die "CONFIG $cfg: no file $f (here or in $repo)"
+    list+=$(cd "$(dirname "$f")" && pwd)/$(basename "$f")$'\n'
+    name+=${name:++}$(basename "$f" .yaml)
+  done
+  for other in ${names[@]+"${names[@]}"}; do
+    [ "$other" != "$name" ] || die "two CONFIGs named $name"
+  done
+  names+=("$name") lists+=("$list")
+done
+
 # The Python environment: Snakemake, JAX and keras on JAX, checked before any run starts.
 export KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
 python=${PYTHON:-$repo/.venv/bin/python}
@@ -65,28 +82,18 @@ Install requirements-gpu.txt (docs/gpu.md)."
 fi
 echo "Snakemake $version, $("$python" -c 'import jax; print("jax", jax.__version__, jax.devices())')"
 
-names=() pids=()
-for cfg in "$@"; do
-  IFS=+ read -ra files <<<"$cfg"
-  paths=() name=""
-  for f in "${files[@]}"; do
-    [ -f "$f" ] || f=$repo/$f
-    [ -f "$f" ] || die "CONFIG $cfg: no file $f (here or in $repo)"
-    paths+=("$(cd "$(dirname "$f")" && pwd)/$(basename "$f")")
-    name+=${name:++}$(basename "$f" .yaml)
-  done
-  for other in ${names[@]+"${names[@]}"}; do
-    [ "$other" != "$name" ] || die "two CONFIGs named $name"
-  done
-  names+=("$name")
+pids=()
+for i in "${!names[@]}"; do
+  name=${names[$i]}
   dir=$work/wf-$name
   [ "${RESUME:-0}" = 1 ] || rm -rf "$dir"
   mkdir -p "$dir"
   cp -rp "$repo"/{Snakefile,rules,scripts,schemas,report,profiles,envs,config.yaml} "$dir"/
   overlays=()
-  for i in "${!paths[@]}"; do
-    cp -p "${paths[$i]}" "$dir/overlay$i.yaml" && overlays+=("overlay$i.yaml")
-  done
+  while IFS= read -r f; do
+    overlays+=("overlay${#overlays[@]}.yaml")
+    cp -p "$f" "$dir/${overlays[-1]}"
+  done <<<"${lists[$i]%$'\n'}"
   (
     cd "$dir"
     export PYTHONPATH=$dir/scripts${PYTHONPATH:+:$PYTHONPATH}
