@@ -1,11 +1,12 @@
 """How well the unknown-image detector separates the five generators' images from images
 it must call unknown (a benchmark of a trained detector, not a test).
 
-    python benchmarks/unknowns.py RESULTS [--detector models/laptop/unknowns.npz]
+    python benchmarks/unknowns.py RESULTS [--model models/laptop]
 
-RESULTS is a run's results folder on real data (its validation arrays are the
-in-distribution images; its detector, ``unknowns/unknowns.npz``, unless ``--detector``
-names another, such as a shipped model's). Against them, images it must call unknown:
+RESULTS is a run's results folder on real data: its validation arrays are the
+in-distribution images, its detector (``unknowns/unknowns.npz``) and the model the
+detector was fitted with (``unknowns.model``) score them; with ``--model`` a shipped
+model folder and the detector packed in it do. Against them, images it must call unknown:
 
 - ``natural``: 100x100 crops of natural photographs that installed packages ship
   (scikit-learn's sample images; scikit-image's colour photographs when it is installed),
@@ -92,19 +93,35 @@ def upscaled(images: np.ndarray, side: int = 50) -> np.ndarray:
 def main(argv: list[str] | None = None) -> None:
     p = parser(__doc__, rounds=1)
     p.add_argument("results", type=Path, help="a run's results folder on real data")
-    p.add_argument("--detector", type=Path, help="default: RESULTS/unknowns/unknowns.npz")
+    p.add_argument("--model", type=Path, help="a model folder holding its own detector")
     args = p.parse_args(argv)
+    from deepfake.backend import configure
+
+    configure(threads=2)
     from sklearn.metrics import roc_auc_score
 
+    from deepfake.families import load
     from deepfake.io import load_arrays
-    from deepfake.layout import Layout
+    from deepfake.layout import UNKNOWNS, Layout
     from deepfake.unknowns import UnknownDetector
 
     paths = Layout(str(args.results))
-    detector = UnknownDetector.load(args.detector or paths.unknowns())
+    detector = UnknownDetector.load(args.model / UNKNOWNS if args.model else paths.unknowns())
+    model = None
+    if args.model or detector.model:
+        model = load(args.model or paths.model_dir(detector.model), threads=2)
     validation = load_arrays(paths.arrays("validation"))["images"]
-    header(("numpy", "cv2", "sklearn"), extra=f"{len(validation)} validation images")
-    inside = detector.score(validation)
+    scored_by = f"distance + {args.model or detector.model} uncertainty" if model else "distance"
+    header(
+        ("numpy", "cv2", "sklearn", "keras"),
+        extra=f"{len(validation)} validation images; score: {scored_by}",
+    )
+
+    def score(images):
+        proba = model.predict_proba(images) if model is not None else None
+        return detector.score(images, proba)
+
+    inside, threshold = score(validation)
     sets = {
         "natural": natural_crops(),
         "demo": demo_images(),
@@ -113,16 +130,14 @@ def main(argv: list[str] | None = None) -> None:
     }
     rows = []
     for name, images in sets.items():
-        scores = detector.score(images)
+        scores, _ = score(images)
         truth = np.r_[np.zeros(len(inside)), np.ones(len(scores))]
         auroc = roc_auc_score(truth, np.r_[inside, scores])
-        rows.append(
-            [name, len(images), f"{auroc:.3f}", f"{np.mean(scores > detector.threshold):.1%}"]
-        )
+        rows.append([name, len(images), f"{auroc:.3f}", f"{np.mean(scores > threshold):.1%}"])
     rows.append(["validation (false unknowns)", len(inside), "",
-                 f"{np.mean(inside > detector.threshold):.2%}"])  # fmt: skip
+                 f"{np.mean(inside > threshold):.2%}"])  # fmt: skip
     print(table(["images", "n", "AUROC", "called unknown"], rows))
-    print(f"threshold {detector.threshold:.3f} ({detector.quantile:.0%} quantile of held-out "
+    print(f"threshold {threshold:.3f} ({detector.quantile:.0%} quantile of held-out "
           f"training images' scores)")  # fmt: skip
 
 

@@ -164,11 +164,25 @@ def unknowns_descriptors():
 
 
 def unknowns_inputs(wildcards):
-    """The descriptors of the training set, the hold-out (if any) and validation."""
+    """The descriptors of the training set, the hold-out (if any) and validation, and the
+    model's probabilities of the held-out and validation images (unknowns.model)."""
     sets = {"train": TRAIN, "validation": "validation"}
     if HOLDOUT:
         sets["holdout"] = "holdout"
     inputs = {name: [R.features(d, s) for d in unknowns_descriptors()] for name, s in sets.items()}
+    model = config["unknowns"]["model"]
+    if model:
+        if not HOLDOUT:
+            raise ValueError(
+                f"config unknowns.model: {model}'s uncertainty is standardised on held-out "
+                "training images: set calibration.holdout"
+            )
+        if model not in run_models():
+            raise ValueError(f"config unknowns.model: {model} is no model of this run")
+        inputs |= {
+            "holdout_proba": R.model_file(model, layout.HOLDOUT_PROBA),
+            "val_proba": R.model_file(model, layout.VAL_PROBA),
+        }
     return inputs | {"train_arrays": R.arrays(TRAIN)}
 
 

@@ -19,8 +19,9 @@ rule unknowns:
     params:
         descriptors=unknowns_descriptors(),
         unknowns=normalised(
-            {k: v for k, v in config["unknowns"].items() if k != "descriptors"}
+            {k: v for k, v in config["unknowns"].items() if k not in ("descriptors", "model")}
         ),
+        model=config["unknowns"]["model"],
         seed=config["calibration"]["seed"],
     script:
         "../scripts/unknowns.py"

@@ -1,7 +1,8 @@
 """Snakemake entry point: the detector of images of none of the five generators, fitted on
-the training images' descriptors, its threshold chosen on held-out training images (the
-run's calibration hold-out, or else a seeded tenth of the training images kept out of the
-fit); the share of validation images it calls unknown goes to its metrics."""
+the training images' descriptors (and, with unknowns.model, that model's uncertainty), its
+threshold chosen on held-out training images (the run's calibration hold-out, or else a
+seeded tenth of the training images kept out of the fit); the share of validation images
+it calls unknown goes to its metrics."""
 
 import logging
 
@@ -28,25 +29,30 @@ def main(smk):
             held = holdout_mask(arrays["labels"], HELD_OUT, smk.params.seed)
         fit, heldout = [g[~held] for g in train], [g[held] for g in train]
         source = f"{held.sum()} training images kept out of the fit"
-    u = smk.params.unknowns
+    u, model = smk.params.unknowns, str(smk.params.model)
+    heldout_proba = np.load(smk.input.holdout_proba) if model else None
     detector = UnknownDetector.fit(
-        smk.params.descriptors, fit, heldout, u["dims"], u["k"], u["quantile"]
-    )
+        smk.params.descriptors, fit, heldout, u["dims"], u["k"], u["quantile"],
+        heldout_proba=heldout_proba, model=model,
+    )  # fmt: skip
     detector.save(smk.output.detector)
-    val = detector.score_rows(groups(smk.input.validation))
+    val_proba = np.load(smk.input.val_proba) if model else None
+    val, threshold = detector.score_rows(groups(smk.input.validation), val_proba)
     metrics = {
         "descriptors": list(detector.descriptors),
-        "threshold": detector.threshold,
+        "model": model,
+        "threshold": threshold,
+        "distance_threshold": detector.distance_threshold,
         "quantile": detector.quantile,
         "threshold_from": source,
         "n_reference": len(detector.reference),
-        "val_unknown_rate": float(np.mean(val > detector.threshold)),
+        "val_unknown_rate": float(np.mean(val > threshold)),
         "params": dict(u),
     }
     save_json(smk.output.metrics, metrics)
     logging.info(
         "threshold %.3f (%s); validation images called unknown: %.2f%%",
-        detector.threshold,
+        threshold,
         source,
         100 * metrics["val_unknown_rate"],
     )

@@ -242,6 +242,27 @@ def test_multiply_adds_count_conv_and_dense_layers():
     assert multiply_adds(build(**TINY, head="gap")) == TINY_PAPER_MACS
 
 
+def test_the_residual_stem_adds_what_a_hand_count_says():
+    """The fixed high-pass filter (3x3 depthwise over the 98x98 valid grid of 3 channels)
+    and the residual's own 4x4 stride-4 patch conv to the stem's width at 25x25; the
+    residual is computed in float32 and its filter is not trained."""
+    settings = TINY_FAST | {"patch": 4}
+    plain = build(**settings)
+    model = build(**settings, residual_stem=True)
+    width = settings["filters"][0]
+    by_hand = 98 * 98 * 3 * (3 * 3) + 25 * 25 * width * (4 * 4 * 3)
+    assert multiply_adds(model) - multiply_adds(plain) == by_hand
+    highpass = model.get_layer("highpass")
+    assert not highpass.trainable and highpass.compute_dtype == "float32"
+    image = np.zeros((1, 100, 100, 3), np.uint8)
+    image[0, 50, 50] = 255  # one bright pixel: its residual is 1 - 4/16 at the centre
+    x = model.get_layer("rescale_f32")(image)
+    residual = np.asarray(model.get_layer("highpass_pad")(highpass(x)))
+    assert residual[0, 50, 50, 0] == pytest.approx(0.75)
+    assert residual[0, 49, 50, 0] == pytest.approx(-2 / 16)
+    assert residual[0, 0, 0, 0] == 0.0  # the border is left at zero
+
+
 def test_training_flops_of_a_crop_follow_its_grid():
     """6 FLOPs per multiply-add; at 48x48 the paper network's grids are 48, 24, 12, 6."""
     s = TrainSettings(bins=4, **{k: v for k, v in TINY.items() if k != "n_hist"})

@@ -224,7 +224,7 @@ def test_images_far_from_the_training_images_are_called_unknown(tmp_path, real_i
     scores = table["unknown_score"].astype(float)
     assert (
         scores[["flat0.png", "flat1.png"]].min()
-        > detector.threshold
+        > detector.distance_threshold  # fitted without a model: the distance alone
         > scores[real_rows.index].max()
     )
     probas = table[[f"proba_{c}" for c in range(5)]].astype(float)

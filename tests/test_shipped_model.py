@@ -13,7 +13,15 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, WORKFLOW_FILES, copy_workflow, load_config, planned_rules, snakemake
+from conftest import (
+    REPO,
+    SAMPLE,
+    WORKFLOW_FILES,
+    copy_workflow,
+    load_config,
+    planned_rules,
+    snakemake,
+)
 
 pytestmark = pytest.mark.slow
 PROBAS = [f"proba_{c}" for c in range(5)]
@@ -45,7 +53,8 @@ def test_the_folder_holds_everything_predict_needs_and_its_card(shipped):
     }
     assert (folder / "members" / "cnn_baseline" / "model.keras").is_file()
     assert (folder / "unknowns.npz").is_file() and (folder / "reliability.png").is_file()
-    assert len(list((folder / "check").glob("*.png"))) == 10
+    assert len(list((folder / "check" / "images").glob("*.png"))) == 10
+    assert len(pd.read_csv(folder / "check" / "validation.csv")) == 10
     readme = (folder / "README.md").read_text()
     for words in ("validation accuracy", "recall per class", "temperature", "ECE",
                   "unknown", "snakemake --cores all ship_model", "synthetic"):  # fmt: skip
@@ -61,7 +70,7 @@ def test_a_fresh_copy_predicts_with_it_without_data_or_training(shipped, tmp_pat
     shutil.copy2(REPO / "config.yaml", fresh / "config.yaml")
     shutil.copytree(shipped / "models", fresh / "models")
     check = fresh / "models" / "tiny" / "check"
-    args = ("--config", f"predict_dir={check}", "predict_model=models/tiny")
+    args = ("--config", f"predict_dir={check / 'images'}", "predict_model=models/tiny")
     assert planned_rules(fresh, *args, "--", "predict") == {"predict": 1}  # nothing trains
     snakemake(fresh, "predict", *args)
     table = pd.read_csv(fresh / "results" / "predictions.csv", keep_default_na=False)
@@ -75,7 +84,7 @@ def test_a_fresh_copy_predicts_with_it_without_data_or_training(shipped, tmp_pat
     # the command installed with the package: the same table
     cli = subprocess.run(
         [str(REPO / ".venv" / "bin" / "deepfake-predict") if (REPO / ".venv").exists()
-         else "deepfake-predict", str(check), "--model", str(fresh / "models" / "tiny"),
+         else "deepfake-predict", str(check / "images"), "--model", str(fresh / "models" / "tiny"),
          "--quiet"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
@@ -89,17 +98,49 @@ def test_a_fresh_copy_predicts_with_it_without_data_or_training(shipped, tmp_pat
 
 
 @pytest.mark.skipif(not SHIPPED.is_dir(), reason="no shipped model in this checkout")
-def test_the_repositorys_shipped_model_reproduces_its_check_images(tmp_path):
+def test_the_repositorys_shipped_model_gives_back_its_check(tmp_path):
+    """models/laptop on its stored synthetic images: the same probabilities, unknown
+    scores and labels as when it was packed (they lie far from its training images)."""
     out = tmp_path / "p.csv"
     done = subprocess.run(
-        [sys.executable, "-m", "deepfake.cli", str(SHIPPED / "check"), "--model", str(SHIPPED),
+        [sys.executable, "-m", "deepfake.cli", str(SHIPPED / "check" / "images"), "--model",
+         str(SHIPPED),
+         "--out", str(out), "--quiet"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(out, keep_default_na=False)
+    expected = pd.read_csv(SHIPPED / "check" / "expected.csv", keep_default_na=False)
+    assert table["image_id"].tolist() == expected["image_id"].tolist()
+    np.testing.assert_allclose(
+        table[PROBAS].to_numpy(float), expected[PROBAS].to_numpy(float), atol=1e-5
+    )
+    np.testing.assert_allclose(table["unknown_score"], expected["unknown_score"], atol=1e-3)
+    assert table["label"].tolist() == expected["label"].tolist()
+    assert table["warning"].eq("").all()  # trained on real images
+
+
+@pytest.mark.skipif(not SHIPPED.is_dir(), reason="no shipped model in this checkout")
+def test_the_repositorys_shipped_model_gives_back_its_validation_probabilities(tmp_path):
+    """The competition's images are not shipped: where the labelled training images are
+    at hand (SAMPLE's parent folder holds the whole labelled split), the validation
+    images of check/validation.csv get the probabilities the model recorded."""
+    source = SAMPLE.parent / "deepfake-train" / "train"
+    if not source.is_dir():
+        pytest.skip(f"the competition's labelled training images are not at {source}")
+    expected = pd.read_csv(SHIPPED / "check" / "validation.csv", dtype={"image_id": str})
+    folder = tmp_path / "validation"
+    folder.mkdir()
+    for image_id in expected["image_id"]:
+        (folder / f"{image_id}.png").symlink_to(source / f"{image_id}.png")
+    out = tmp_path / "p.csv"
+    done = subprocess.run(
+        [sys.executable, "-m", "deepfake.cli", str(folder), "--model", str(SHIPPED),
          "--out", str(out), "--quiet"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(out).set_index("image_id")
-    expected = pd.read_csv(SHIPPED / "check" / "expected.csv").set_index("image_id")
-    got = table.loc[expected.index, PROBAS].to_numpy(float)
+    got = table.loc[[f"{i}.png" for i in expected["image_id"]], PROBAS].to_numpy(float)
     np.testing.assert_allclose(got, expected[PROBAS].to_numpy(float), atol=1e-5)
-    assert table["warning"].isna().all()  # trained on real images
-    assert table["label"].ne("unknown").sum() >= 8  # its own kind of images
+    assert (table["label"] != "unknown").sum() >= 8  # its own kind of images

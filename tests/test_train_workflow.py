@@ -80,3 +80,31 @@ def test_fast_variant_with_fingerprint_trains_through_snakemake(tmp_path):
     np.testing.assert_allclose(
         table.loc[rows, [f"proba_{c}" for c in range(5)]].to_numpy(float), val_proba, atol=1e-5
     )
+
+
+def test_the_fast_path_is_chosen_recorded_and_repeatable(tmp_path):
+    """mixed_precision and jit_compile auto: the workflow picks this machine's fastest
+    exact path from its CPU flags, records the choice and the flags, and a second run of
+    the same config gives the same probabilities bit for bit."""
+    from deepfake.backend import cpu_flags, fastest_path
+
+    config = load_config("tiny_cnn")
+    config["cnn"]["base"] |= {"mixed_precision": "auto", "jit_compile": "auto"}
+    config["cnn"]["variants"] = {
+        "fast_fp": {"network": "fast", "patch": 4, "filters": [4, 8], "blocks": [1, 1],
+                    "fingerprint": ["spectrum", "cooc"], "tta": ["hflip", "rot90"]}
+    }  # fmt: skip
+    runs = []
+    for copy in ("one", "two"):
+        workdir = copy_workflow(tmp_path / copy, config)
+        snakemake(workdir, "results/cnn/fast_fp/metrics.json")
+        runs.append(workdir / "results" / "cnn" / "fast_fp")
+    metrics = json.loads((runs[0] / "metrics.json").read_text())
+    mixed, jit = fastest_path("auto", "auto", cpu_flags(), None, "tensorflow")
+    assert metrics["precision"] == ("mixed_bfloat16" if mixed else "float32")
+    assert metrics["jit_compile"] is jit
+    assert set(metrics["cpu_flags"]) == cpu_flags() & {
+        "avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile",
+    }  # fmt: skip
+    for name in ("val_proba.npy", "test_proba.npy"):
+        np.testing.assert_array_equal(np.load(runs[0] / name), np.load(runs[1] / name))

@@ -30,11 +30,33 @@ def test_a_detector_of_one_synthetic_set_calls_the_demo_unknown(tmp_path):
     new squares of its own kind through."""
     own = separable(400, seed=0)["image"]
     detector = UnknownDetector.fit(NAMES, groups(own[:300]), groups(own[300:]), dims=8, k=5)
-    assert detector.threshold == np.quantile(detector.score_rows(groups(own[300:])), 0.99)
+    scores, threshold = detector.score_rows(groups(own[300:]))
+    assert threshold == detector.distance_threshold == np.quantile(scores, 0.99)
     new_own = separable(100, seed=1)["image"]
-    assert np.mean(detector.score(new_own) > detector.threshold) <= 0.05
-    demo = demo_images(tmp_path)
-    assert np.mean(detector.score(demo) > detector.threshold) >= 0.95
+    scores, threshold = detector.score(new_own)
+    assert np.mean(scores > threshold) <= 0.05
+    scores, threshold = detector.score(demo_images(tmp_path))
+    assert np.mean(scores > threshold) >= 0.95
+
+
+def test_a_model_unsure_of_an_image_raises_its_score():
+    """With a model, the score adds its standardised uncertainty to the standardised
+    distance: the same image scores higher when the model is unsure of it."""
+    own = separable(400, seed=3)["image"]
+    rng = np.random.default_rng(0)
+    sure = np.eye(5, dtype=np.float32)[rng.integers(0, 5, 100)] * 0.9 + 0.02
+    detector = UnknownDetector.fit(
+        NAMES, groups(own[:300]), groups(own[300:]), dims=8, k=5,
+        heldout_proba=sure, model="cnn/x",
+    )  # fmt: skip
+    assert detector.model == "cnn/x" and detector.threshold != detector.distance_threshold
+    images = own[300:310]
+    unsure = np.full((10, 5), 0.2, np.float32)
+    confident, threshold = detector.score(images, sure[:10])
+    doubtful, _ = detector.score(images, unsure)
+    assert (doubtful > confident).all() and (doubtful > threshold).all()
+    distance, distance_threshold = detector.score(images)  # without the model's probabilities
+    assert distance_threshold == detector.distance_threshold
 
 
 def test_a_saved_detector_scores_the_same(tmp_path):
@@ -42,8 +64,9 @@ def test_a_saved_detector_scores_the_same(tmp_path):
     detector = UnknownDetector.fit(NAMES, groups(own[:100]), groups(own[100:]), dims=4, k=3)
     detector.save(tmp_path / "unknowns.npz")
     again = UnknownDetector.load(tmp_path / "unknowns.npz")
-    np.testing.assert_array_equal(again.score(own[:10]), detector.score(own[:10]))
-    assert again.threshold == detector.threshold and again.descriptors == NAMES
+    np.testing.assert_array_equal(again.score(own[:10])[0], detector.score(own[:10])[0])
+    assert again.distance_threshold == detector.distance_threshold
+    assert again.descriptors == NAMES and again.model == ""
 
 
 def test_the_signed_log_scale_takes_empty_cells_as_small_counts():

@@ -77,11 +77,12 @@ class CnnModel:
 
 
 def inference_copy(network):
-    """The network with its weights but without its optimizer's state (a quarter of the
-    file: what inference needs; a killed run resumes from its checkpoint instead)."""
+    """The network with its weights but without its optimizer's state (about a quarter of
+    the file: what inference needs; a killed run resumes from its checkpoint instead):
+    rebuilt from its config, so nothing of its compilation comes along."""
     import keras
 
-    copy = keras.models.clone_model(network)
+    copy = keras.Model.from_config(network.get_config())
     copy.set_weights(network.get_weights())
     return copy
 

@@ -272,12 +272,17 @@ def multiply_adds(model: keras.Model) -> int:
     built for a fixed image size).
 
     Conv2D: output height x width x filters x (kernel area x input channels);
-    Dense: inputs x units. Biases, BatchNormalization, activations and pooling
+    DepthwiseConv2D (the residual stem's fixed filter): output height x width x channels x
+    kernel area; Dense: inputs x units. Biases, BatchNormalization, activations and pooling
     (a few percent, but memory-bound on CPUs) are not counted.
     """
     total = 0
     for layer in model.layers:
-        if isinstance(layer, layers.Conv2D):
+        if isinstance(layer, layers.DepthwiseConv2D):  # one filter per input channel
+            _, h, w, c_out = layer.output.shape
+            kh, kw = layer.kernel_size
+            total += int(h) * int(w) * int(c_out) * int(kh) * int(kw)
+        elif isinstance(layer, layers.Conv2D):
             _, h, w, c_out = layer.output.shape
             kh, kw, c_in, _ = layer.kernel.shape
             total += int(h) * int(w) * int(c_out) * int(kh) * int(kw) * int(c_in)

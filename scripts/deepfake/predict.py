@@ -174,14 +174,15 @@ def predict_folder(
     threads: int = 1,
     warning: str = "",
     detector=None,
+    with_model: bool = False,
 ) -> dict:
     """Write ``out`` (CSV, :data:`COLUMNS`) with ``model``'s attribution of every file of
     ``folder`` (or of one image file), chunk by chunk, atomically; returns counts of
     files, failures and unknowns. ``warning``: a note every row carries
     (:func:`warning_of` the model's card); ``detector``: an
-    :class:`deepfake.unknowns.UnknownDetector`, or None."""
+    :class:`deepfake.unknowns.UnknownDetector`, or None; ``with_model``: the detector
+    was fitted with this model's uncertainty (its score then combines both)."""
     files = failed = unknown = 0
-    threshold = detector.threshold if detector is not None else np.inf
     with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
@@ -191,9 +192,9 @@ def predict_folder(
                 if len(new.images)
                 else np.empty((0, N_CLASSES), np.float32)
             )
-            scores = None
-            if detector is not None:
-                scores = detector.score(new.images) if len(new.images) else np.empty(0)
+            scores, threshold = None, np.inf
+            if detector is not None and len(new.images):
+                scores, threshold = detector.score(new.images, proba if with_model else None)
                 unknown += int(np.sum(scores > threshold))
             writer.writerows(rows(new, proba, name, warning, scores, threshold))
             files += len(new.names)
@@ -229,12 +230,21 @@ def predict_with(
     warning = warning_of(card)
     if warning:
         log.warning("%s: %s", name, warning)
-    found = None
+    found, with_model = None, False
     if detector:
         from deepfake.unknowns import UnknownDetector
 
         found = UnknownDetector.load(detector)
-        log.info("unknown above a score of %.3f (%s)", found.threshold, detector)
+        # the detector's uncertainty is of one model: the one it was fitted with (a run's),
+        # or the model folder it ships in
+        shipped = Path(detector).resolve().parent == Path(model_dir).resolve()
+        with_model = bool(found.model) and (found.model == name or shipped)
+        log.info(
+            "unknown above a score of %.3f (%s)",
+            found.threshold if with_model else found.distance_threshold,
+            "distance and uncertainty" if with_model else "distance",
+        )
     return predict_folder(
-        model, name, folder, out, threads=threads, warning=warning, detector=found
-    )
+        model, name, folder, out, threads=threads, warning=warning, detector=found,
+        with_model=found is not None and with_model,
+    )  # fmt: skip

@@ -2,11 +2,13 @@
 ``deepfake-predict`` load on any machine, with its card.
 
 The folder holds the model's own files (an ensemble's members under ``members/``), the
-unknown-image detector (``unknowns.npz``), a handful of validation images with the
-probabilities the model gave them (``check/``, so a copy can be checked bit for bit),
-its reliability diagram and ``README.md``: what it was trained on, the recipe, its
-validation accuracy and recall per class, calibration, unknowns, the software, the
-date and the command that rebuilds it.
+unknown-image detector (``unknowns.npz``), a check (``check/``: synthetic images made by
+the workflow's demo generator with the probabilities and unknown scores the model gave
+them, and the ids of a handful of validation images with their validation
+probabilities: the competition's images themselves are not shipped), its reliability
+diagram and ``README.md``: what it was trained on, the recipe, its validation accuracy
+and recall per class, calibration, unknowns, the software, the date and the command that
+rebuilds it.
 """
 
 from __future__ import annotations
@@ -15,23 +17,48 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
-
 from deepfake import N_CLASSES, layout
 from deepfake.families import FAMILIES, read_card, save_card
 from deepfake.io import save_csv
 from deepfake.report import DEMO_WARNING
 
-CHECK_IMAGES = 10  # validation images stored with their probabilities
+CHECK_IMAGES = 10  # synthetic images stored, and validation ids recorded, for the check
+CHECK_SEED = 2026  # the demo generator's stream of the check images
 
 
 def copy_model(source: Path, dest: Path) -> None:
-    """A model folder's inference files (and its metrics), nothing else."""
+    """A model folder's inference files (and its metrics), nothing else: a network
+    without its optimizer's state, a fitted estimator compressed."""
     card = read_card(source)
     dest.mkdir(parents=True)
     for name in (*FAMILIES[card["kind"]].files, layout.METRICS):
-        if (source / name).exists():
+        if not (source / name).exists():
+            continue
+        if name == layout.NETWORK:
+            import keras
+
+            from deepfake.cnn_model import inference_copy
+
+            network = keras.models.load_model(source / name, compile=False)
+            inference_copy(network).save(dest / name)
+        elif name == layout.ESTIMATOR:
+            import joblib
+
+            joblib.dump(joblib.load(source / name), dest / name, compress=3)
+        else:
             shutil.copy2(source / name, dest / name)
+    shipped_data(dest)
+
+
+def shipped_data(folder: Path) -> None:
+    """The card's data record without the trainer's own path: the folder's name and the
+    fingerprint of its training images."""
+    card = read_card(folder)
+    data = dict(card.get("data") or {})
+    if data.get("data_dir") and not data.get("demo"):
+        data["data_dir"] = Path(data["data_dir"]).name
+    fields = {k: v for k, v in card.items() if k not in ("format", "kind", "data")}
+    save_card(folder, card["kind"], data=data, **fields)
 
 
 def pack(source: Path, dest: Path) -> None:
@@ -49,25 +76,39 @@ def pack(source: Path, dest: Path) -> None:
     fields = {k: v for k, v in card.items() if k not in ("format", "kind", "folders")}
     save_card(dest, "ensemble", folders=folders, **fields)
     shutil.copy2(source / layout.METRICS, dest / layout.METRICS)
+    shipped_data(dest)
 
 
-def write_check(dest: Path, images: np.ndarray, ids, proba: np.ndarray) -> None:
-    """``check/<id>.png`` (lossless) and ``check/expected.csv`` (each image's
-    probabilities as the model gave them)."""
-    import cv2
+def write_check(dest: Path, model_dir: Path, name: str, validation_ids, validation_proba) -> None:
+    """``check/``: :data:`CHECK_IMAGES` synthetic images from the demo generator
+    (``images/``, PNG) with the packed model's probabilities and unknown scores of them
+    (``expected.csv``, by :func:`deepfake.predict.predict_with`, the path predict and
+    deepfake-predict take), and ``validation.csv``: the ids of validation images with
+    the probabilities the model gave them (``val_proba.npy``)."""
+    import tempfile
+
     import pandas as pd
 
-    from deepfake.predict import _exact
+    from deepfake.demo import generate_demo
+    from deepfake.predict import _exact, predict_with
 
     folder = dest / "check"
-    folder.mkdir(parents=True)
-    for image, image_id in zip(images, ids, strict=True):
-        cv2.imwrite(str(folder / f"{image_id}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    images = folder / "images"
+    with tempfile.TemporaryDirectory() as tmp:
+        generate_demo(tmp, 5, CHECK_IMAGES, 5, CHECK_SEED)
+        images.mkdir(parents=True)
+        for path in sorted((Path(tmp) / "validation").glob("*.png")):
+            shutil.copy2(path, images / path.name)
+    detector = dest / layout.UNKNOWNS
+    predict_with(
+        model_dir, name, images, folder / "expected.csv",
+        detector=detector if detector.exists() else None,
+    )  # fmt: skip
     table = pd.DataFrame(
-        {"image_id": [f"{i}.png" for i in ids]}
-        | {f"proba_{c}": [_exact(p) for p in proba[:, c]] for c in range(N_CLASSES)}
+        {"image_id": [str(i) for i in validation_ids]}
+        | {f"proba_{c}": [_exact(p) for p in validation_proba[:, c]] for c in range(N_CLASSES)}
     )
-    save_csv(folder / "expected.csv", table)
+    save_csv(folder / "validation.csv", table)
 
 
 def card_text(name: str, row: Mapping, metrics: Mapping, unknowns: Mapping, info: Mapping) -> str:
@@ -107,11 +148,13 @@ def card_text(name: str, row: Mapping, metrics: Mapping, unknowns: Mapping, info
         f"{calibration.get('val_nll_before', float('nan')):.4f} before, "
         f"{calibration.get('val_nll_after', float('nan')):.4f} after "
         "([reliability.png](reliability.png))",
-        f"- **unknown** above a score of {unknowns['threshold']:.3f} (the "
-        f"{unknowns['quantile']:.0%} quantile of {unknowns['threshold_from']}); "
+        f"- **unknown** above a score of {unknowns['threshold']:.3f} (the distance to the "
+        "nearest training images in the fingerprint descriptors"
+        + (f", plus `{unknowns['model']}`'s uncertainty" if unknowns.get("model") else "")
+        + f"; the {unknowns['quantile']:.0%} quantile of {unknowns['threshold_from']}); "
         f"{unknowns['val_unknown_rate']:.2%} of validation images called unknown",
-        f"- **training** {float(row['train_seconds']) / 60:.1f} minutes of its networks' "
-        f"training, {float(row['train_pflop']):.3g} PFLOP",
+        f"- **training** {float(row['train_seconds']) / 60:.1f} minutes of its members' "
+        f"training, {float(row['train_pflop']):.3g} PFLOP{info.get('machine', '')}",
         f"- **made** {info['date']} with {info['software']}",
         "",
         "## Rebuild it",
@@ -121,7 +164,9 @@ def card_text(name: str, row: Mapping, metrics: Mapping, unknowns: Mapping, info
         "```",
         "",
         "On the same machine and software this gives the same files bit for bit. "
-        "`check/` holds validation images with the probabilities this model gave them.",
+        "`check/` holds synthetic images with the probabilities and unknown scores this "
+        "model gave them (`deepfake-predict check/images --model .` gives them back), and the ids "
+        "of validation images with their validation probabilities.",
         "",
     ]
     return "\n".join(lines)
