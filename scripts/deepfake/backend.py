@@ -86,6 +86,9 @@ def configure(
         else:
             os.environ["KERAS_BACKEND"] = backend
     allocator = keep_freed_memory()
+    # JAX takes most of a GPU's memory at start by default; jobs that share a GPU (several
+    # train_cnn at once) take what they need instead.
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     # Keep TensorFlow's C++ INFO lines (oneDNN notices, CPU feature guard) out of logs.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     if threads is not None:
