@@ -65,7 +65,14 @@ MODEL_SETS = {"train": TRAIN, "validation": "validation", "test": "test"} | (
 
 
 wildcard_constraints:
-    **WILDCARDS,
+    split=WILDCARDS["split"],
+    set=WILDCARDS["set"],
+    features=WILDCARDS["features"],
+    descriptor=WILDCARDS["descriptor"],
+    family=WILDCARDS["family"],
+    variant=WILDCARDS["variant"],
+    name=WILDCARDS["name"],
+    group=WILDCARDS["group"],
 
 
 def data_dir():
@@ -120,7 +127,8 @@ def code(script):
 
 def ingest_manifest(wildcards):
     """Names, sizes and mtimes of the split's image files (not of the demo set, which
-    demo_data writes): another data folder, or a file replaced in place, reruns ingest."""
+    demo_data writes): another data folder, or a file replaced in place, reruns ingest.
+    """
     if config["data_dir"] == DEMO:
         return DEMO
     return folder_manifest(f"{data_dir()}/{wildcards.split}")
@@ -153,7 +161,9 @@ def configuration():
     order, knn's grids sorted as the knn rule reads them, predict's folder and model left
     out (they change no result of the run). An edit that changes nothing of that
     rewrites nothing."""
-    page = {k: v for k, v in config.items() if k not in ("predict_dir", "predict_model")}
+    page = {
+        k: v for k, v in config.items() if k not in ("predict_dir", "predict_model")
+    }
     page["knn"] = page["knn"] | {k: sorted(page["knn"][k]) for k in ("k", "weights")}
     return normalised(page)
 
@@ -169,7 +179,10 @@ def unknowns_inputs(wildcards):
     sets = {"train": TRAIN, "validation": "validation"}
     if HOLDOUT:
         sets["holdout"] = "holdout"
-    inputs = {name: [R.features(d, s) for d in unknowns_descriptors()] for name, s in sets.items()}
+    inputs = {
+        name: [R.features(d, s) for d in unknowns_descriptors()]
+        for name, s in sets.items()
+    }
     model = config["unknowns"]["model"]
     if model:
         if not HOLDOUT:
@@ -365,7 +378,7 @@ def predict_inputs(wildcards):
 
 
 def shipped_model():
-    """The model rule ship_model packs: ship.model, or the summary's best row."""
+    """The model that ship_model packs (ship.model), or the summary's best row."""
     wanted = config["ship"]["model"]
     if wanted in run_models():
         return wanted
@@ -379,7 +392,7 @@ def ship_inputs(wildcards):
     members = ensemble_members(config) if layout.family(model) == "ensemble" else []
     if not config["unknowns"]["descriptors"]:
         raise ValueError(
-            "rule ship_model packs the unknown-image detector: set unknowns.descriptors"
+            "ship_model packs the unknown-image detector, so set unknowns.descriptors"
         )
     return {
         "model": inference_files(config, model),
@@ -395,7 +408,8 @@ def ship_inputs(wildcards):
 def rebuild_command():
     """The command that rebuilds the packed model (the data folder as a placeholder)."""
     configs = " ".join(
-        f"--configfile {os.path.relpath(f)}" for f in workflow.config_settings.configfiles
+        f"--configfile {os.path.relpath(f)}"
+        for f in workflow.config_settings.configfiles
     )
     data = "" if config["data_dir"] == DEMO else " --config data_dir=/path/to/data"
     return " ".join(f"snakemake --cores all ship_model {configs}{data}".split())

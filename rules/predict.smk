@@ -38,7 +38,7 @@ rule ship_model:
     params:
         model=lambda w: shipped_model(),
         model_dir=lambda w: R.model_dir(shipped_model()),
-        name=config["ship"]["folder"],
+        name=lambda w, output: output[0],
         data_note=config["ship"]["data_note"],
         command=rebuild_command(),
     script:

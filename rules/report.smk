@@ -22,7 +22,8 @@ rule evaluate:
 
 checkpoint summary:
     """One row per model, best validation accuracy first: the columns a reader needs, and
-    every field in summary_full.csv (rule predict reads it to resolve predict_model: best)."""
+    every field in summary_full.csv (rule predict reads it to resolve predict_model: best).
+    """
     input:
         metrics=files_of(run_models(), layout.METRICS),
         reports=files_of(run_models(), layout.REPORT),

@@ -19,7 +19,11 @@ rule unknowns:
     params:
         descriptors=unknowns_descriptors(),
         unknowns=normalised(
-            {k: v for k, v in config["unknowns"].items() if k not in ("descriptors", "model")}
+            {
+                k: v
+                for k, v in config["unknowns"].items()
+                if k not in ("descriptors", "model")
+            }
         ),
         model=config["unknowns"]["model"],
         seed=config["calibration"]["seed"],

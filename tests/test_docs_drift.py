@@ -10,14 +10,8 @@ import re
 import yaml
 from conftest import REPO, copy_workflow, snakemake
 
+from deepfake.families import FAMILIES
 from deepfake.settings import FILE_DESCRIPTORS
-
-try:  # the model families: a tuple of names, or a mapping keyed by name
-    from deepfake.families import FAMILIES
-except ImportError:
-    from deepfake.settings import FAMILIES
-
-FAMILIES = tuple(FAMILIES)
 
 README = REPO / "README.md"
 DOCS = REPO / "docs"

@@ -174,8 +174,10 @@ def groups_of(images):
 
 
 def run_knn_script(tmp_path, train, train_y, val, val_y, test, features="combo", threads=1):
-    """scripts/knn.py's main on one descriptor (default: the combination); returns its
-    metrics."""
+    """scripts/knn.py's main on one descriptor (default: the combination), on inputs
+    written here (so that a test can change one of them); returns its metrics."""
+    from snakemake.iocontainers import Namedlist
+
     spec = importlib.util.spec_from_file_location("knn_script", SCRIPTS / "knn.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
@@ -195,8 +197,9 @@ def run_knn_script(tmp_path, train, train_y, val, val_y, test, features="combo",
             np.save(inputs[f"{split}_features"][-1], descriptor(name, images))
     out = tmp_path / "out"
     smk = SimpleNamespace(
-        input=SimpleNamespace(**inputs),
+        input=Namedlist(fromdict=inputs),
         output=SimpleNamespace(
+            holdout_proba=str(out / "holdout_proba.npy"),
             card=str(out / "model.json"),
             reference=str(out / "reference.npz"),
             grid=str(out / "grid.csv"),

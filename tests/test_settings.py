@@ -100,7 +100,8 @@ def test_wildcard_constraints_accept_exactly_the_vocabularies():
     # the Snakefile takes every constraint from that table
     common = (REPO / "rules" / "common.smk").read_text()
     block = common[common.index("wildcard_constraints:") :].split("\n\n")[0]
-    assert "**WILDCARDS" in block
+    for name in ["split", "set", "features", "descriptor", "family", "variant", "name", "group"]:
+        assert f'{name}=WILDCARDS["{name}"]' in block
 
 
 def test_from_params_types_and_refuses_unknown_keys():
