@@ -97,6 +97,21 @@ def test_a_fresh_copy_predicts_with_it_without_data_or_training(shipped, tmp_pat
     pd.testing.assert_frame_equal(by_cli.drop(columns="model"), again.drop(columns="model"))
 
 
+def shipped_tolerance() -> float:
+    """How close the shipped model's numbers must come: 1e-5 on a CPU with the flags of
+    the one it was trained on; 5e-3 elsewhere (its networks compute in bfloat16, whose
+    kernels round differently on CPUs without bfloat16 units)."""
+    from deepfake.backend import cpu_flags
+    from deepfake.train import CPU_FLAGS_OF_NOTE
+
+    trained = {
+        flag
+        for metrics in SHIPPED.glob("members/cnn_*/metrics.json")
+        for flag in json.loads(metrics.read_text())["cpu_flags"]
+    }
+    return 1e-5 if cpu_flags() & CPU_FLAGS_OF_NOTE == trained else 5e-3
+
+
 @pytest.mark.skipif(not SHIPPED.is_dir(), reason="no shipped model in this checkout")
 def test_the_repositorys_shipped_model_gives_back_its_check(tmp_path):
     """models/laptop on its stored synthetic images: the same probabilities, unknown
@@ -112,10 +127,13 @@ def test_the_repositorys_shipped_model_gives_back_its_check(tmp_path):
     table = pd.read_csv(out, keep_default_na=False)
     expected = pd.read_csv(SHIPPED / "check" / "expected.csv", keep_default_na=False)
     assert table["image_id"].tolist() == expected["image_id"].tolist()
+    tolerance = shipped_tolerance()
     np.testing.assert_allclose(
-        table[PROBAS].to_numpy(float), expected[PROBAS].to_numpy(float), atol=1e-5
+        table[PROBAS].to_numpy(float), expected[PROBAS].to_numpy(float), atol=tolerance
     )
-    np.testing.assert_allclose(table["unknown_score"], expected["unknown_score"], atol=1e-3)
+    np.testing.assert_allclose(
+        table["unknown_score"], expected["unknown_score"], atol=max(1e-3, 10 * tolerance)
+    )
     assert table["label"].tolist() == expected["label"].tolist()
     assert table["warning"].eq("").all()  # trained on real images
 
@@ -142,5 +160,5 @@ def test_the_repositorys_shipped_model_gives_back_its_validation_probabilities(t
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(out).set_index("image_id")
     got = table.loc[[f"{i}.png" for i in expected["image_id"]], PROBAS].to_numpy(float)
-    np.testing.assert_allclose(got, expected[PROBAS].to_numpy(float), atol=1e-5)
+    np.testing.assert_allclose(got, expected[PROBAS].to_numpy(float), atol=shipped_tolerance())
     assert (table["label"] != "unknown").sum() >= 8  # its own kind of images
