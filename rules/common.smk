@@ -12,6 +12,7 @@ from deepfake.config import (
     check_config,
     check_has_model,
     check_predict_model,
+    check_refit,
     choose_model,
     descriptor_name,
     ensemble_members,
@@ -51,13 +52,18 @@ merge(
 check_config(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"))
 check_has_model(config)
 check_predict_model(config)
+check_refit(config)
 
 # Every file of the run lies under results_dir.
 R = Layout(config["results_dir"])
-# With calibration.holdout, the models train on the training split's "fit" part and
-# their temperatures are fitted on its "holdout" part.
+# The images the models learn from: the training split or, with refit.model, the
+# training and validation images together (for the submission).
+REFIT = bool(config["refit"]["model"])
+LEARN = "trainval" if REFIT else "train"
+# With calibration.holdout, the models train on that set's "fit" part and their
+# temperatures are fitted on its "holdout" part.
 HOLDOUT = config["calibration"]["holdout"] > 0
-TRAIN = "fit" if HOLDOUT else "train"
+TRAIN = "fit" if HOLDOUT else LEARN
 # The sets every model predicts: the training set's name in the rules' inputs is "train".
 MODEL_SETS = {"train": TRAIN, "validation": "validation", "test": "test"} | (
     {"holdout": "holdout"} if HOLDOUT else {}
@@ -90,7 +96,7 @@ if config["data_dir"] != DEMO:
     )
 
 # What the run's models are trained on, recorded in every model folder.
-DATA = data_record(config["data_dir"], config["demo"])
+DATA = data_record(config["data_dir"], config["demo"], refit=REFIT)
 
 
 def combination():
@@ -232,9 +238,14 @@ def final_outputs():
 
 
 def run_sets():
-    """The sets with arrays: the splits, the augmented training set and, with a
-    hold-out, the training split's fit and holdout parts."""
-    return [s for s in SETS if HOLDOUT or s not in ("fit", "holdout")]
+    """The sets with arrays: the splits, the augmented training set, with refit the
+    training and validation images together and, with a hold-out, the fit and holdout
+    parts of the set the models learn from."""
+    return [
+        s
+        for s in SETS
+        if (HOLDOUT or s not in ("fit", "holdout")) and (REFIT or s != "trainval")
+    ]
 
 
 def knn_inputs(wildcards):

@@ -49,11 +49,31 @@ rule ingest:
         "../scripts/ingest.py"
 
 
+rule trainval:
+    """The training and validation images as one set, which every model of a refit run
+    learns from (refit.model)."""
+    input:
+        train=R.arrays("train"),
+        validation=R.arrays("validation"),
+        code=code("trainval.py"),
+    output:
+        R.arrays("trainval"),
+    log:
+        R.log("trainval"),
+    conda:
+        "../envs/data.yaml"
+    resources:
+        mem_mb=lambda w, input: 1000 + 3 * input.size_mb,
+        runtime=10,
+    script:
+        "../scripts/trainval.py"
+
+
 rule holdout_split:
-    """Hold a stratified share of the training split out of every model's training, for
+    """Hold a stratified share of the training set out of every model's training, for
     their temperatures (calibration.holdout > 0)."""
     input:
-        R.arrays("train"),
+        R.arrays(LEARN),
         code=code("holdout_split.py"),
     output:
         fit=R.arrays("fit"),

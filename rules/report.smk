@@ -21,9 +21,9 @@ rule evaluate:
 
 
 checkpoint summary:
-    """One row per model, best validation accuracy first: the columns a reader needs, and
-    every field in summary_full.csv (rule predict reads it to resolve predict_model: best).
-    """
+    """One row per model, best validation accuracy first (refit: refit.model first): the
+    columns a reader needs, and every field in summary_full.csv (rule predict reads it to
+    resolve predict_model: best)."""
     input:
         metrics=files_of(run_models(), layout.METRICS),
         reports=files_of(run_models(), layout.REPORT),
@@ -35,12 +35,15 @@ checkpoint summary:
         R.log("summary"),
     conda:
         "../envs/analysis.yaml"
+    params:
+        first=config["refit"]["model"],
     script:
         "../scripts/summary.py"
 
 
 rule submission:
-    """The test-split submission (image_id,label) of the summary's best model."""
+    """The test-split submission (image_id,label) of the summary's first row: the best
+    model, or refit.model."""
     input:
         summary=R.summary(),
         test=R.arrays("test"),

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from deepfake import layout
+from deepfake.datafolder import trained_on
 from deepfake.io import load_arrays, write_atomic
-from deepfake.report import software, trained_on
+from deepfake.report import software
 from deepfake.ship import CHECK_IMAGES, card_text, pack, publish, write_check
 from deepfake.smk import job_from_argv, run
 
@@ -50,7 +51,7 @@ def main(smk):
     unknowns = json.loads(Path(smk.input.unknowns_metrics).read_text())
     info = {
         "machine": machine_of(Path(smk.params.model_dir), metrics),
-        "data": smk.params.data_note or trained_on(metrics["data"]),
+        "data": smk.params.data_note or trained_on(metrics["data"], detail=True),
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "software": software(metrics["versions"]),
         "command": smk.params.command,

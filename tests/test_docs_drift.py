@@ -38,6 +38,7 @@ GLOSSARY_TERMS = [
     "KNN",
     "macro F1",
     "official split",
+    "refit",
     "overlay",
     "paper",
     "paper_net",

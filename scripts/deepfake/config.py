@@ -19,7 +19,7 @@ import yaml
 
 from deepfake import layout
 from deepfake.families import FAMILIES
-from deepfake.settings import FILE_DESCRIPTORS, KNN_FEATURES
+from deepfake.settings import FILE_DESCRIPTORS, KNN_FEATURES, TrainSettings
 
 
 class ConfigError(ValueError):
@@ -188,6 +188,29 @@ def check_has_model(config: Mapping) -> None:
         raise ValueError(
             "the config trains no model: knn.features and gbm.descriptors are empty and no "
             "CNN variant is trained (cnn.variants / cnn.train); set at least one of them"
+        )
+
+
+def check_refit(config: Mapping) -> None:
+    """With ``refit.model`` set, every model also learns from the validation images:
+    refuse a model that is not of this run, and a CNN variant that would select its
+    epoch or stop early on those images (the report protocol)."""
+    wanted = config["refit"]["model"]
+    if not wanted:
+        return
+    if wanted not in models(config):
+        raise ValueError(
+            f"config refit.model: {wanted!r} is no model of this run; choose from {models(config)}"
+        )
+    selecting = [
+        v
+        for v in trained_variants(config)
+        if TrainSettings.from_config(config, v).select_on_validation
+    ]
+    if selecting:
+        raise ValueError(
+            f"config refit: the CNN variant(s) {selecting} select on the validation images "
+            "(report protocol), which refit trains on; set cnn.select_on_validation: false"
         )
 
 

@@ -45,14 +45,34 @@ def _present(folder: Path, name: str) -> bool:
     return (folder / name).is_file()
 
 
-def data_record(data_dir: str, demo: dict | None = None) -> dict:
+def data_record(data_dir: str, demo: dict | None = None, refit: bool = False) -> dict:
     """What a model was trained on, as recorded in its folder: the demo set and its
     settings, or the data folder (absolute) with a fingerprint of its training images
-    (:func:`folder_manifest`)."""
+    (:func:`folder_manifest`); with ``refit``, the validation images too (and their
+    fingerprint)."""
     if data_dir == DEMO:
-        return {"data_dir": DEMO, "demo": True, "demo_settings": dict(demo or {})}
-    folder = Path(data_dir).resolve()
-    return {"data_dir": str(folder), "demo": False, "train": folder_manifest(folder / "train")}
+        record = {"data_dir": DEMO, "demo": True, "demo_settings": dict(demo or {})}
+    else:
+        folder = Path(data_dir).resolve()
+        train = folder_manifest(folder / "train")
+        record = {"data_dir": str(folder), "demo": False, "train": train}
+    if refit:
+        record["validation_in_training"] = True
+        if data_dir != DEMO:
+            record["validation"] = folder_manifest(Path(data_dir).resolve() / "validation")
+    return record
+
+
+def trained_on(data: dict | None, detail: bool = False) -> str:
+    """A model's training data in a few words (its data record): ``demo (synthetic)`` or
+    the data folder (``detail``: with its training images' fingerprint), and ``+
+    validation`` when the validation images were trained on too."""
+    if not data:
+        return "unknown"
+    words = "demo (synthetic)" if data.get("demo") else str(data["data_dir"])
+    if detail and not data.get("demo"):
+        words += f" ({data['train']})"
+    return words + (" + validation" if data.get("validation_in_training") else "")
 
 
 def folder_manifest(folder: str | os.PathLike) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.metrics import classification_report, confusion_matrix
 
 from deepfake import N_CLASSES
+from deepfake.datafolder import trained_on
 
 CLASSES = list(range(N_CLASSES))
 
@@ -46,13 +47,6 @@ SUMMARY_COLUMNS = [
 ]
 
 
-def trained_on(data: Mapping | None) -> str:
-    """A model's training data in a few words: ``demo (synthetic)`` or its folder."""
-    if not data:
-        return "unknown"
-    return "demo (synthetic)" if data.get("demo") else str(data["data_dir"])
-
-
 def summary_row(metrics_path: Path, report_path: Path) -> dict:
     """One model's full row: its metrics record (nested fields flattened with dots),
     macro F1, the weakest class and the recall of every class from its ``report.csv``."""
@@ -83,12 +77,18 @@ def _cell(value):
     return value
 
 
-def summarise(rows: Iterable[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def summarise(rows: Iterable[dict], first: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
     """(summary, full): the rows sorted best first (validation accuracy, then macro F1,
-    then name); the summary keeps :data:`SUMMARY_COLUMNS`, rounded for reading."""
+    then name), or with the model ``first`` first (refit: its validation figures rank
+    nothing, so the model named for the submission leads); the summary keeps
+    :data:`SUMMARY_COLUMNS`, rounded for reading."""
     full = pd.DataFrame(list(rows)).sort_values(
         ["val_accuracy", "macro_f1", "model"], ascending=[False, False, True], kind="stable"
     )
+    if first:
+        if first not in set(full["model"]):
+            raise ValueError(f"{first} is not a row of the summary: {list(full['model'])}")
+        full = full.sort_values("model", key=lambda m: m != first, kind="stable")
     full = full.reset_index(drop=True)
     summary = full[SUMMARY_COLUMNS].copy()
     summary = summary.round({"val_accuracy": 4, "macro_f1": 4, "train_seconds": 1})

@@ -20,10 +20,11 @@ from deepfake import SPLITS
 __all__ = ["SPLITS", "SETS", "Layout"]
 
 RESULTS = "results"
-# The sets with arrays and descriptors: the three splits, the augmented training set and,
-# when calibration holds images out, the training split's two parts: fit (what the
-# models train on) and holdout (what their temperatures are fitted on).
-SETS = (*SPLITS, "train_aug", "fit", "holdout")
+# The sets with arrays and descriptors: the three splits, the augmented training set,
+# with refit the training and validation images as one set (trainval) and, when
+# calibration holds images out, the training set's two parts: fit (what the models
+# train on) and holdout (what their temperatures are fitted on).
+SETS = (*SPLITS, "train_aug", "trainval", "fit", "holdout")
 
 # Files of a model folder.
 CARD = "model.json"  # what inference needs (deepfake.families.load; written by deepfake.io)

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from deepfake import N_CLASSES
+from deepfake.datafolder import trained_on
 from deepfake.families import FAMILIES
 from deepfake.layout import card_name
 from deepfake.metrics import PROTOCOLS
@@ -26,6 +27,11 @@ DEMO_WARNING = (
     "The data is the synthetic demo set (data_dir: demo): random scenes with made-up "
     "generator fingerprints. It checks that the workflow runs; its accuracies say nothing "
     "about real images."
+)
+REFIT_WARNING = (
+    "Every model of this run learned from the validation images too (refit.model), for "
+    "the submission: the validation figures below measure nothing. The run without refit "
+    "that chose the recipe has the figures that do."
 )
 # Snakemake's report centres the landing page in a full-height flex box
 # ("grow flex items-center justify-center h-screen overflow-auto"); from the top, a
@@ -65,11 +71,13 @@ def software(versions: Mapping) -> str:
     return ", ".join(parts)
 
 
-def trained_on(data: Mapping) -> str:
-    """What a model was trained on, in a few words (its data record)."""
-    if data.get("demo"):
-        return "the synthetic demo set"
-    return f"{data['data_dir']} ({data['train']})"
+def warnings(data: Mapping) -> list[str]:
+    """What a reader must know before reading a model's figures (its data record): the
+    data is the synthetic demo, or the validation images were trained on."""
+    return [
+        *([DEMO_WARNING] if data.get("demo") else []),
+        *([REFIT_WARNING] if data.get("validation_in_training") else []),
+    ]
 
 
 def summary_table(summary: pd.DataFrame) -> str:
@@ -99,7 +107,8 @@ def model_card(row: Mapping, metrics: Mapping) -> str:
     items = [
         ("validation accuracy", f"{float(row['val_accuracy']):.3f} (macro F1 "
          f"{float(row['macro_f1']):.3f}) on {metrics['n_val']} images"),
-        ("trained on", f"{metrics['n_train']} images of {trained_on(metrics['data'])}"),
+        ("trained on", f"{metrics['n_train']} images of "
+         f"{trained_on(metrics['data'], detail=True)}"),
         ("protocol", protocol_text(metrics)),
         ("recall per class", ", ".join(f"{c}: {r:.2f}" for c, r in enumerate(recalls))
          + f"; weakest class {weakest} ({recalls[weakest]:.2f})"),
@@ -110,10 +119,9 @@ def model_card(row: Mapping, metrics: Mapping) -> str:
         items.append(("members", ", ".join(metrics["members"])))
     items.append(("software", software(metrics["versions"])))
     body = "".join(f"<li><b>{k}</b> {html.escape(str(v))}</li>" for k, v in items)
-    warning = (
-        f'<p class="warning"><b>Warning</b> {html.escape(DEMO_WARNING)}</p>'
-        if metrics["data"].get("demo")
-        else ""
+    warning = "".join(
+        f'<p class="warning"><b>Warning</b> {html.escape(text)}</p>'
+        for text in warnings(metrics["data"])
     )
     return _page(name, f"<h1>{html.escape(name)}</h1>{warning}<ul>{body}</ul>")
 
@@ -155,13 +163,15 @@ def landing_page(summary: pd.DataFrame, metrics: Mapping[str, Mapping], run: Map
         f"   {TOP_ALIGNED}",
         "",
     ]
-    if any_metrics["data"].get("demo"):
-        lines += [".. warning::", "", f"   {DEMO_WARNING}", ""]
+    refit = any_metrics["data"].get("validation_in_training")
+    for text in warnings(any_metrics["data"]):
+        lines += [".. warning::", "", f"   {text}", ""]
     lines += [
-        f"- **data** {trained_on(any_metrics['data'])}: {any_metrics['n_train']} training, "
+        f"- **data** {trained_on(any_metrics['data'], detail=True)}: "
+        f"{any_metrics['n_train']} training, "
         f"{any_metrics['n_val']} validation, {run['n_test']} test images",
-        f"- **best model** `{card_name(best['model'])}`_: validation accuracy "
-        f"{float(best['val_accuracy']):.3f}; it makes the submission",
+        f"- **{'refit' if refit else 'best'} model** `{card_name(best['model'])}`_: "
+        f"validation accuracy {float(best['val_accuracy']):.3f}; it makes the submission",
         f"- **made** {run['date']}; every model's card and the `configuration.html`_ are "
         "results of their own (menu: Model cards, Configuration)",
         "",

@@ -20,7 +20,7 @@ from pathlib import Path
 from deepfake import N_CLASSES, layout
 from deepfake.families import FAMILIES, read_card, save_card
 from deepfake.io import save_csv
-from deepfake.report import DEMO_WARNING
+from deepfake.report import warnings
 
 CHECK_IMAGES = 10  # synthetic images stored, and validation ids recorded, for the check
 CHECK_SEED = 2026  # the demo generator's stream of the check images
@@ -133,7 +133,7 @@ def card_text(name: str, row: Mapping, metrics: Mapping, unknowns: Mapping, info
         "## What it is",
         "",
         f"- **data**: {info['data']}",
-        *([f"- **warning**: {DEMO_WARNING}"] if metrics["data"].get("demo") else []),
+        *[f"- **warning**: {text}" for text in warnings(metrics["data"])],
         f"- **trained on** {metrics['n_train']} images; calibrated and thresholded on "
         f"{calibration.get('fitted_on', 'nothing')}",
         f"- **recipe**: {metrics.get('params', {}).get('combine', '')} "
