@@ -14,7 +14,7 @@ from deepfake.config import check_refit
 from deepfake.datafolder import data_record, trained_on
 from deepfake.evaluate import summarise
 from deepfake.report import REFIT_WARNING
-from deepfake.split import joined
+from deepfake.sets import joined
 
 
 def arrays(ids, labels):
@@ -35,10 +35,16 @@ def test_joined_keeps_the_order_and_refuses_an_id_in_both_sets():
 
 def test_refit_needs_a_model_of_the_run_and_the_clean_protocol():
     config = validated(load_config("tiny_cnn"))
-    config["refit"]["model"] = "knn/hsv16"
-    with pytest.raises(ValueError, match=r"\['baseline'.*select on the validation images"):
-        check_refit(config)  # the report protocol picks epochs on validation
+    config["refit"]["model"] = "cnn/baseline"
+    # the report protocol picks epochs on validation; a KNN on one descriptor picks k there
+    with pytest.raises(
+        ValueError, match=r"\['cnn/baseline'.*'knn/hsv16', 'knn/pixels'\] choose on the validation"
+    ):
+        check_refit(config)
     config["cnn"]["select_on_validation"] = False
+    with pytest.raises(ValueError, match=r"\['knn/hsv16', 'knn/pixels'\] choose on the validation"):
+        check_refit(config)
+    config["knn"]["features"] = ["combo"]
     check_refit(config)
     config["refit"]["model"] = "knn/nope"
     with pytest.raises(ValueError, match="refit.model: 'knn/nope' is no model of this run"):
@@ -69,7 +75,9 @@ def test_the_refit_model_leads_the_summary():
 def test_a_refit_run_learns_from_validation_and_says_so(tmp_path):
     config = load_config("tiny") | {
         "calibration": {"holdout": 0.1, "seed": 0},
-        "refit": {"model": "knn/pixels"},
+        "knn": {"k": [3, 5], "features": ["combo"]},
+        "gbm": {"descriptors": ["hsv", "cooc"], "max_iter": 10},
+        "refit": {"model": "gbm/fingerprints"},
     }
     workdir = copy_workflow(tmp_path / "wf", config)
     assert planned_rules(workdir)["trainval"] == 1
@@ -84,17 +92,17 @@ def test_a_refit_run_learns_from_validation_and_says_so(tmp_path):
     fit = ids("fit")
     assert len(fit) + len(ids("holdout")) == 150
     assert set(ids("validation")) & set(fit)  # validation images are learned from
-    with np.load(results / "knn" / "pixels" / "reference.npz") as reference:
+    with np.load(results / "knn" / "combo" / "reference.npz") as reference:
         assert len(reference["y"]) == len(fit)
-    metrics = json.loads((results / "knn" / "hsv16" / "metrics.json").read_text())
+    metrics = json.loads((results / "knn" / "combo" / "metrics.json").read_text())
     assert metrics["data"]["validation_in_training"] is True
 
     summary = pd.read_csv(results / "metrics" / "summary.csv")
-    assert summary["model"].iloc[0] == "knn/pixels"  # what refit.model names, not the best
+    assert summary["model"].iloc[0] == "gbm/fingerprints"  # what refit.model names
     assert summary["trained_on"].eq("demo (synthetic) + validation").all()
     submission = pd.read_csv(results / "submission.csv")
-    test_proba = np.load(results / "knn" / "pixels" / "test_proba.npy")
+    test_proba = np.load(results / "gbm" / "fingerprints" / "test_proba.npy")
     assert submission["label"].tolist() == test_proba.argmax(1).tolist()
     page = (results / "report" / "workflow.rst").read_text()
     assert REFIT_WARNING in " ".join(page.split())
-    assert "**refit model** `knn_pixels.html`_" in page
+    assert "**refit model** `gbm_fingerprints.html`_" in page

@@ -13,7 +13,13 @@ from conftest import REPO
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from deepfake.config import check_has_model, ensemble_members, merge, trained_variants
+from deepfake.config import (
+    check_has_model,
+    check_refit,
+    ensemble_members,
+    merge,
+    trained_variants,
+)
 
 SCHEMA = str(REPO / "schemas" / "config.schema.yaml")
 CONFIGS = ["config.yaml", *sorted(p.name for p in REPO.glob("config.*.yaml"))]
@@ -31,6 +37,7 @@ def merged(*files: str) -> dict:
 def check(config: dict) -> None:
     validate(config, SCHEMA)
     check_has_model(config)
+    check_refit(config)
     assert trained_variants(config)
     ensemble_members(config)  # raises on a member the run does not train
 

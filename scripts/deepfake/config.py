@@ -19,7 +19,7 @@ import yaml
 
 from deepfake import layout
 from deepfake.families import FAMILIES
-from deepfake.settings import FILE_DESCRIPTORS, KNN_FEATURES, TrainSettings
+from deepfake.settings import COMBINATION, FILE_DESCRIPTORS, KNN_FEATURES, TrainSettings
 
 
 class ConfigError(ValueError):
@@ -193,8 +193,10 @@ def check_has_model(config: Mapping) -> None:
 
 def check_refit(config: Mapping) -> None:
     """With ``refit.model`` set, every model also learns from the validation images:
-    refuse a model that is not of this run, and a CNN variant that would select its
-    epoch or stop early on those images (the report protocol)."""
+    refuse a model that is not of this run, and any model that would choose on those
+    images (the report protocol): a CNN variant selecting its epoch or stopping early, a
+    KNN on one descriptor choosing k and voting (each validation image would find
+    itself)."""
     wanted = config["refit"]["model"]
     if not wanted:
         return
@@ -202,15 +204,17 @@ def check_refit(config: Mapping) -> None:
         raise ValueError(
             f"config refit.model: {wanted!r} is no model of this run; choose from {models(config)}"
         )
-    selecting = [
-        v
+    cnns = [
+        f"cnn/{v}"
         for v in trained_variants(config)
         if TrainSettings.from_config(config, v).select_on_validation
     ]
-    if selecting:
+    knns = [f"knn/{f}" for f in knn_feature_sets(config) if f != COMBINATION]
+    if cnns or knns:
         raise ValueError(
-            f"config refit: the CNN variant(s) {selecting} select on the validation images "
-            "(report protocol), which refit trains on; set cnn.select_on_validation: false"
+            f"config refit: {cnns + knns} choose on the validation images (report protocol), "
+            "which refit trains on; set cnn.select_on_validation: false and knn.features to "
+            "[combo] or [] (experiments/fast-refit.yaml does, over config.fast.yaml)"
         )
 
 
