@@ -202,7 +202,8 @@ def unknowns_inputs(wildcards):
             "holdout_proba": R.model_file(model, layout.HOLDOUT_PROBA),
             "val_proba": R.model_file(model, layout.VAL_PROBA),
         }
-    return inputs | {"train_arrays": R.arrays(TRAIN)}
+    # without a hold-out the detector holds a tenth of the training images out itself
+    return inputs | ({} if HOLDOUT else {"train_arrays": R.arrays(TRAIN)})
 
 
 def files_of(models, name):
@@ -238,14 +239,10 @@ def final_outputs():
 
 
 def run_sets():
-    """The sets with arrays: the splits, the augmented training set, with refit the
-    training and validation images together and, with a hold-out, the fit and holdout
-    parts of the set the models learn from."""
-    return [
-        s
-        for s in SETS
-        if (HOLDOUT or s not in ("fit", "holdout")) and (REFIT or s != "trainval")
-    ]
+    """The sets whose descriptors the run makes: the splits, the augmented training set
+    and the sets the models learn from and predict (MODEL_SETS)."""
+    needed = {*SPLITS, "train_aug", *MODEL_SETS.values()}
+    return [s for s in SETS if s in needed]
 
 
 def knn_inputs(wildcards):
@@ -348,14 +345,18 @@ def predict_folder():
     return folder.rstrip("/")
 
 
-def predicted_model():
-    """The model that predict uses: a model folder as given, predict_model as named, or,
-    for best or a family, the summary's best row (the summary is a checkpoint: read once
-    it exists)."""
-    wanted = str(config["predict_model"])
-    if model_folder(wanted) or wanted in run_models():
+def chosen_model(wanted):
+    """A model of the run as named or, for best or a family, the summary's row (the
+    summary is a checkpoint: read once it exists)."""
+    if wanted in run_models():
         return wanted
     return choose_model(checkpoints.summary.get().output.summary, wanted)
+
+
+def predicted_model():
+    """The model that predict uses: a model folder as given, or predict_model chosen."""
+    wanted = str(config["predict_model"])
+    return wanted if model_folder(wanted) else chosen_model(wanted)
 
 
 def predicted_model_dir():
@@ -389,11 +390,8 @@ def predict_inputs(wildcards):
 
 
 def shipped_model():
-    """The model that ship_model packs (ship.model), or the summary's best row."""
-    wanted = config["ship"]["model"]
-    if wanted in run_models():
-        return wanted
-    return choose_model(checkpoints.summary.get().output.summary, wanted)
+    """The model that ship_model packs (ship.model), chosen."""
+    return chosen_model(config["ship"]["model"])
 
 
 def ship_inputs(wildcards):
@@ -410,7 +408,7 @@ def ship_inputs(wildcards):
         "metrics": files_of([model, *members], layout.METRICS),
         "summary": R.summary_full(),
         "detector": R.unknowns(),
-        "unknowns_metrics": R.unknowns().replace(layout.UNKNOWNS, layout.METRICS),
+        "unknowns_metrics": R.unknowns_metrics(),
         "reliability": R.figure("reliability.png"),
         "validation": R.arrays("validation"),
     }

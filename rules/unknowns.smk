@@ -6,7 +6,7 @@ rule unknowns:
         code=code("unknowns.py"),
     output:
         detector=R.unknowns(),
-        metrics=R.unknowns().replace(layout.UNKNOWNS, layout.METRICS),
+        metrics=R.unknowns_metrics(),
     log:
         R.log("unknowns"),
     benchmark:

@@ -137,10 +137,14 @@ done
 packed=()
 for name in "${names[@]}"; do
   for p in snakemake.log overlay*.yaml results/{metrics,figures,logs,benchmarks,report,unknowns} \
-    results/{submission.csv,predictions.csv,report.html} results/{knn,gbm,cnn,ensemble}/*/; do
+    results/{submission.csv,predictions.csv,report.html}; do
     for match in "$work/wf-$name"/$p; do
       [ -e "$match" ] && packed+=("${match#"$work"/}")
     done
+  done
+  # every model folder, of any family: the ones holding a model.json
+  for card in "$work/wf-$name"/results/*/*/model.json; do
+    [ -e "$card" ] && packed+=("$(dirname "${card#"$work"/}")")
   done
 done
 tar czf "$tar" --exclude=tensorboard -C "$work" "${packed[@]}"

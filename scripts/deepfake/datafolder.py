@@ -54,13 +54,10 @@ def data_record(data_dir: str, demo: dict | None = None, refit: bool = False) ->
         record = {"data_dir": DEMO, "demo": True, "demo_settings": dict(demo or {})}
     else:
         folder = Path(data_dir).resolve()
-        train = folder_manifest(folder / "train")
-        record = {"data_dir": str(folder), "demo": False, "train": train}
-    if refit:
-        record["validation_in_training"] = True
-        if data_dir != DEMO:
-            record["validation"] = folder_manifest(Path(data_dir).resolve() / "validation")
-    return record
+        record = {"data_dir": str(folder), "demo": False}
+        for split in ("train", "validation") if refit else ("train",):
+            record[split] = folder_manifest(folder / split)
+    return record | ({"validation_in_training": True} if refit else {})
 
 
 def trained_on(data: dict | None, detail: bool = False) -> str:

@@ -98,6 +98,10 @@ class Layout:
         """The detector of images of none of the five generators (deepfake.unknowns)."""
         return f"{self.root}/unknowns/{UNKNOWNS}"
 
+    def unknowns_metrics(self) -> str:
+        """The detector's threshold and the share of validation images it calls unknown."""
+        return f"{self.root}/unknowns/{METRICS}"
+
     def predictions(self) -> str:
         return f"{self.root}/predictions.csv"
 
@@ -121,11 +125,6 @@ def model_of(path: str | Path) -> str:
     """The model whose folder holds ``path``: ``results/cnn/baseline/val_proba.npy`` ->
     ``cnn/baseline``."""
     return "/".join(Path(path).parent.parts[-2:])
-
-
-def results_root(folder: str | Path) -> Path:
-    """The results root of a model folder (``results/knn/combo`` -> ``results``)."""
-    return Path(folder).parent.parent
 
 
 def card_name(model: str) -> str:

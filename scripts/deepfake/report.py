@@ -71,7 +71,7 @@ def software(versions: Mapping) -> str:
     return ", ".join(parts)
 
 
-def warnings(data: Mapping) -> list[str]:
+def data_warnings(data: Mapping) -> list[str]:
     """What a reader must know before reading a model's figures (its data record): the
     data is the synthetic demo, or the validation images were trained on."""
     return [
@@ -121,7 +121,7 @@ def model_card(row: Mapping, metrics: Mapping) -> str:
     body = "".join(f"<li><b>{k}</b> {html.escape(str(v))}</li>" for k, v in items)
     warning = "".join(
         f'<p class="warning"><b>Warning</b> {html.escape(text)}</p>'
-        for text in warnings(metrics["data"])
+        for text in data_warnings(metrics["data"])
     )
     return _page(name, f"<h1>{html.escape(name)}</h1>{warning}<ul>{body}</ul>")
 
@@ -164,7 +164,7 @@ def landing_page(summary: pd.DataFrame, metrics: Mapping[str, Mapping], run: Map
         "",
     ]
     refit = any_metrics["data"].get("validation_in_training")
-    for text in warnings(any_metrics["data"]):
+    for text in data_warnings(any_metrics["data"]):
         lines += [".. warning::", "", f"   {text}", ""]
     lines += [
         f"- **data** {trained_on(any_metrics['data'], detail=True)}: "

@@ -20,7 +20,7 @@ from pathlib import Path
 from deepfake import N_CLASSES, layout
 from deepfake.families import FAMILIES, read_card, save_card
 from deepfake.io import save_csv
-from deepfake.report import warnings
+from deepfake.report import data_warnings
 
 CHECK_IMAGES = 10  # synthetic images stored, and validation ids recorded, for the check
 CHECK_SEED = 2026  # the demo generator's stream of the check images
@@ -133,7 +133,7 @@ def card_text(name: str, row: Mapping, metrics: Mapping, unknowns: Mapping, info
         "## What it is",
         "",
         f"- **data**: {info['data']}",
-        *[f"- **warning**: {text}" for text in warnings(metrics["data"])],
+        *[f"- **warning**: {text}" for text in data_warnings(metrics["data"])],
         f"- **trained on** {metrics['n_train']} images; calibrated and thresholded on "
         f"{calibration.get('fitted_on', 'nothing')}",
         f"- **recipe**: {metrics.get('params', {}).get('combine', '')} "
@@ -147,7 +147,8 @@ def card_text(name: str, row: Mapping, metrics: Mapping, unknowns: Mapping, info
         f"{calibration.get('val_ece_after', float('nan')):.4f} after; NLL "
         f"{calibration.get('val_nll_before', float('nan')):.4f} before, "
         f"{calibration.get('val_nll_after', float('nan')):.4f} after "
-        "([reliability.png](reliability.png))",
+        "([reliability.png](reliability.png): the diagrams of every model of the run that "
+        "made it, this one's among them)",
         f"- **unknown** above a score of {unknowns['threshold']:.3f} (the distance to the "
         "nearest training images in the fingerprint descriptors"
         + (f", plus `{unknowns['model']}`'s uncertainty" if unknowns.get("model") else "")
