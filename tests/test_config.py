@@ -22,7 +22,6 @@ from deepfake.config import (
 )
 from deepfake.datafolder import check_data_folder, data_record, folder_manifest
 from deepfake.settings import TrainSettings
-from deepfake.sources import package_modules
 
 
 def variant_params(config, variant):
@@ -79,16 +78,6 @@ def test_manifest_sees_a_file_replaced_in_place(tmp_path):
     assert before.startswith("1 files")
     os.utime(tmp_path / "a.png", ns=(0, 10**9))
     assert folder_manifest(tmp_path) != before
-
-
-def test_code_inputs_follow_imports():
-    names = {os.path.basename(p) for p in package_modules(REPO / "scripts" / "train_cnn.py")}
-    assert {"networks.py", "train.py", "backend.py", "__init__.py", "layout.py"} <= names
-    # its model's inputs are descriptors; the KNN's code is not the CNN's
-    assert "features.py" in names and "knn_search.py" not in names
-    assert "knn_model.py" not in names
-    names = {os.path.basename(p) for p in package_modules(REPO / "scripts" / "knn.py")}
-    assert {"knn_search.py", "features.py"} <= names and "networks.py" not in names
 
 
 def test_one_variant_merging():
