@@ -38,3 +38,49 @@ def test_prints_and_warnings_reach_the_log(tmp_path):
     run(main, SimpleNamespace(log=[str(log)], threads=1))
     text = log.read_text()
     assert "a stray print" in text and "a library warning" in text
+
+
+JOB = """
+import logging, os, sys, types
+from deepfake.smk import run
+
+def main(smk):
+    os.write(2, b"E0000 a native library's start-up line\\n")
+    print("a stray print")
+    logging.info("progress that belongs in the log")
+    logging.warning("something the person should see")
+    if sys.argv[1] == "fail":
+        raise ValueError("the input is wrong")
+
+run(main, types.SimpleNamespace(log=[sys.argv[2]], threads=1, rule="knn"))
+"""
+
+
+def run_job(tmp_path, outcome):
+    log = tmp_path / "knn.log"
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "scripts")}
+    done = subprocess.run(
+        [sys.executable, "-c", JOB, outcome, str(log)], env=env, capture_output=True, text=True
+    )
+    return done, log.read_text()
+
+
+def test_the_terminal_gets_the_jobs_warnings_and_the_log_everything_else(tmp_path):
+    done, log = run_job(tmp_path, "ok")
+    assert done.returncode == 0
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == ["WARNING knn: something the person should see"]
+    for line in ("E0000 a native", "a stray print", "INFO knn: progress", "WARNING knn: some"):
+        assert line in log
+    assert "root" not in log  # a script's logging.info is named after its rule
+    loaded = log.splitlines()[-1].split("package modules loaded: ")[1].split()
+    assert {"scripts/deepfake/smk.py", "scripts/deepfake/threads.py"} <= set(loaded)
+
+
+def test_a_failing_job_says_why_in_one_line_and_keeps_the_traceback_in_its_log(tmp_path):
+    done, log = run_job(tmp_path, "fail")
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert lines[-1] == f"ERROR knn: ValueError: the input is wrong (log: {tmp_path / 'knn.log'})"
+    assert "Traceback" not in done.stderr
+    assert "Traceback (most recent call last)" in log and "ValueError: the input is wrong" in log

@@ -19,41 +19,75 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable
-from contextlib import redirect_stdout
+from contextlib import nullcontext
 
+from deepfake import console
 from deepfake import threads as thread_caps
+
+log = logging.getLogger(__name__)
 
 
 def run(main: Callable[[object], None], smk: object) -> None:
-    """Run ``main(smk)`` with logging, warnings and stray prints sent to the rule's log.
+    """Run ``main(smk)`` with its logging, warnings, stray prints and the native
+    libraries' start-up lines in the rule's log; the terminal gets only the job's own
+    warnings and errors, one line each (:mod:`deepfake.console`).
 
-    An exception is logged with its message and re-raised so the job fails and
-    Snakemake removes its partial outputs.
+    An exception is logged with its message and the log's path (its traceback goes to
+    the log only), and the process exits with status 1, so the job fails and Snakemake
+    removes its partial outputs. The log ends with the package modules the job loaded.
     """
     log_path = smk.log[0] if smk.log else None
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    rule = getattr(smk, "rule", None) or "job"
+    console.quiet_libraries()
     if log_path:
         os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
-        handlers.append(logging.FileHandler(log_path, mode="w"))
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=handlers,
-        force=True,
-    )
-    logging.captureWarnings(True)
-    # deepfake/__init__.py capped the environment before numpy loaded; now the pools.
-    thread_caps.cap(getattr(smk, "threads", 1) or 1)
-    stdout = handlers[-1].stream if log_path else sys.stdout
-    try:
-        with redirect_stdout(stdout):
+        open(log_path, "w").close()  # the job's log starts empty
+    output = console.output_to(log_path) if log_path else nullcontext(sys.stderr)
+    failed = False
+    with output as terminal:
+        handlers = [console.terminal_handler(terminal)]
+        if log_path:
+            handlers.append(logging.FileHandler(log_path, mode="a"))
+        else:
+            handlers[0].setLevel(logging.INFO)
+        for handler in handlers:
+            handler.addFilter(console.NamedRoot(rule))
+        logging.basicConfig(
+            level=logging.INFO, format=console.FORMAT, handlers=handlers, force=True
+        )
+        logging.captureWarnings(True)
+        # deepfake/__init__.py capped the environment before numpy loaded; now the pools.
+        thread_caps.cap(getattr(smk, "threads", 1) or 1)
+        try:
             main(smk)
-    except Exception as exc:
-        logging.getLogger(main.__module__).error("%s: %s", type(exc).__name__, exc)
-        raise
-    finally:
-        stdout.flush()
+        except Exception as exc:
+            where = f" (log: {log_path})" if log_path else ""
+            logging.getLogger(rule).error("%s: %s%s", type(exc).__name__, exc, where)
+            traceback.print_exc()  # into the log
+            failed = True
+        finally:
+            log.info("package modules loaded: %s", " ".join(loaded_package_files()))
+            for handler in handlers:
+                handler.flush()
+                logging.root.removeHandler(handler)
+    if failed:
+        raise SystemExit(1)
+
+
+def loaded_package_files() -> list[str]:
+    """The package's modules this process has loaded, as paths relative to the
+    workflow's root (``scripts/deepfake/io.py``), sorted: what a job's code was."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(os.path.dirname(package))
+    files = {
+        os.path.abspath(module.__file__)
+        for name, module in list(sys.modules.items())
+        if (name == "deepfake" or name.startswith("deepfake."))
+        and getattr(module, "__file__", None)
+    }
+    return sorted(os.path.relpath(f, root) for f in files if f.startswith(package + os.sep))
 
 
 def mock_snakemake(
