@@ -16,6 +16,8 @@ rule evaluate:
         R.log("evaluate/{family}_{name}"),
     conda:
         "../envs/analysis.yaml"
+    params:
+        demo=DATA["demo"],
     script:
         "../scripts/evaluate.py"
 
@@ -79,6 +81,7 @@ rule learning_curves:
     conda:
         "../envs/analysis.yaml"
     params:
+        demo=DATA["demo"],
         variants=lambda w: ablation_groups()[w.group],
     script:
         "../scripts/plot_curves.py"
@@ -102,6 +105,8 @@ rule best_confusions:
         R.log("figures/confusion_best"),
     conda:
         "../envs/analysis.yaml"
+    params:
+        demo=DATA["demo"],
     script:
         "../scripts/plot_best_confusions.py"
 
@@ -123,6 +128,7 @@ rule class_histograms:
     conda:
         "../envs/analysis.yaml"
     params:
+        demo=DATA["demo"],
         bins=config["histogram_bins"],
     script:
         "../scripts/plot_class_histograms.py"
@@ -143,6 +149,8 @@ rule sample_grid:
         R.log("figures/samples"),
     conda:
         "../envs/analysis.yaml"
+    params:
+        demo=DATA["demo"],
     script:
         "../scripts/plot_samples.py"
 
@@ -164,6 +172,8 @@ rule reliability:
         R.log("figures/reliability"),
     conda:
         "../envs/analysis.yaml"
+    params:
+        demo=DATA["demo"],
     script:
         "../scripts/plot_reliability.py"
 
@@ -183,6 +193,8 @@ rule class_recall:
         R.log("figures/class_recall"),
     conda:
         "../envs/analysis.yaml"
+    params:
+        demo=DATA["demo"],
     script:
         "../scripts/plot_class_recall.py"
 

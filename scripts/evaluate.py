@@ -15,7 +15,8 @@ def main(smk):
     report = per_class_report(labels, proba)
     save_csv(smk.output.report, report)
     title = f"{smk.wildcards.family}/{smk.wildcards.name} (validation)"
-    save(confusion_figure(confusion(labels, proba), title), smk.output.confusion)
+    figure = confusion_figure(confusion(labels, proba), title)
+    save(figure, smk.output.confusion, demo=smk.params.demo)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ def main(smk):
         )
         for row in best.itertuples()
     }
-    save(best_confusions(panels), smk.output[0])
+    save(best_confusions(panels), smk.output[0], demo=smk.params.demo)
 
 
 if __name__ == "__main__":

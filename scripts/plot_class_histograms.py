@@ -9,7 +9,8 @@ from deepfake.smk import job_from_argv, run
 def main(smk):
     with np.load(smk.input.train) as arrays:
         labels = arrays["labels"]
-    save(class_histograms(np.load(smk.input.hist), labels, smk.params.bins), smk.output[0])
+    figure = class_histograms(np.load(smk.input.hist), labels, smk.params.bins)
+    save(figure, smk.output[0], demo=smk.params.demo)
 
 
 if __name__ == "__main__":

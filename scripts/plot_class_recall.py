@@ -7,7 +7,7 @@ from deepfake.smk import job_from_argv, run
 
 
 def main(smk):
-    save(class_recall(pd.read_csv(smk.input.summary)), smk.output[0])
+    save(class_recall(pd.read_csv(smk.input.summary)), smk.output[0], demo=smk.params.demo)
 
 
 if __name__ == "__main__":

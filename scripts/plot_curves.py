@@ -10,7 +10,8 @@ def main(smk):
     histories = {
         v: pd.read_csv(p) for v, p in zip(smk.params.variants, smk.input.histories, strict=True)
     }
-    save(learning_curves(histories, f"ablation of {smk.wildcards.group}"), smk.output[0])
+    figure = learning_curves(histories, f"ablation of {smk.wildcards.group}")
+    save(figure, smk.output[0], demo=smk.params.demo)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def main(smk):
             table = reliability(proba, labels)
             tables.append(table | {"ece": ece(proba, labels)})
         panels[layout.model_of(proba_path)] = (*tables, temperature)
-    save(reliability_figure(panels), smk.output[0])
+    save(reliability_figure(panels), smk.output[0], demo=smk.params.demo)
 
 
 if __name__ == "__main__":

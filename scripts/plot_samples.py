@@ -8,7 +8,8 @@ from deepfake.smk import job_from_argv, run
 
 def main(smk):
     with np.load(smk.input[0]) as arrays:
-        save(sample_grid(arrays["images"], arrays["labels"]), smk.output[0])
+        figure = sample_grid(arrays["images"], arrays["labels"])
+    save(figure, smk.output[0], demo=smk.params.demo)
 
 
 if __name__ == "__main__":

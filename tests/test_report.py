@@ -1,13 +1,16 @@
 """The HTML report as a person sees it: opened in a real headless browser (Debian's
 chromium, which .ci/run installs, driven by Playwright) in a 1400x900 window, its landing
 page opens at its top with the summary table in the first screen, without script
-errors; every model has a card and the configuration a page of their own; every figure
-is embedded with its caption. A screenshot of the first screen lands in results/ (the
+errors, under a warning box that says the data is the synthetic demo, with every
+column of the summary explained; every model has a card and the configuration a page
+of their own; every figure is embedded with its caption and stamped as made from the
+demo data. A screenshot of the first screen lands in results/ (the
 repository's, for people to look at)."""
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 import shutil
@@ -16,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import REPO, copy_workflow, load_config, snakemake
+from PIL import Image
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +92,21 @@ def test_the_landing_page_opens_at_its_top_with_the_summary_in_the_first_screen(
     cells = table.locator("tbody tr td:first-child").all_inner_texts()
     assert cells == rows["model"].tolist()  # one row per model, best first
     text = page.locator("#app").inner_text()
-    assert "synthetic demo set" in text  # the warning
+    # the demo warning: a box in the first screen, coloured apart from the page
+    warning = page.locator("div.data-warning")
+    assert warning.count() == 1 and warning.is_visible()
+    box = warning.bounding_box()
+    assert 0 <= box["y"] and box["y"] + box["height"] <= 900
+    assert box["height"] > 40 and box["width"] > 300  # a box, not a word
+    assert "synthetic demo data" in warning.inner_text()
+    assert "say nothing about real data" in " ".join(warning.inner_text().split())
+    colour = warning.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert colour not in ("rgba(0, 0, 0, 0)", "transparent")
+    assert colour != page_background(warning)
+    # how to read the table: the protocols above it, every column below it
+    assert text.index("optimistic") < text.index(cells[0])
+    for column in rows.columns:
+        assert column in text, column
     assert f"best model {rows['model'][0].replace('/', '_')}.html" in " ".join(text.split())
     page.screenshot(path=str(SCREENSHOT))  # what a person sees, for the repository
     shutil.copy(SCREENSHOT, report / "results" / "report_screenshot.png")
@@ -114,6 +132,20 @@ def test_every_model_has_a_card_and_the_configuration_a_page(browser, report):
     page.close()
 
 
+def page_background(element) -> str:
+    """The background colour behind ``element``: its nearest ancestor's that is not
+    transparent (white where none is)."""
+    return element.evaluate(
+        """e => {
+            for (let a = e.parentElement; a; a = a.parentElement) {
+                const colour = getComputedStyle(a).backgroundColor;
+                if (colour !== "rgba(0, 0, 0, 0)" && colour !== "transparent") return colour;
+            }
+            return "rgb(255, 255, 255)";
+        }"""
+    )
+
+
 def embedded_results(page) -> dict:
     """The report's results (file -> name, caption, mime type, data URI), as embedded."""
     source = page.read_text()
@@ -128,10 +160,15 @@ def test_every_figure_is_in_the_report_with_its_caption(report):
     for name in [*FIGURES, "summary.html", "configuration.html"]:
         assert name in by_name, name
         assert len(re.sub(r"<[^>]+>", "", by_name[name]["caption"]).strip()) > 40, name
+    figures = 0
     for path, entry in results.items():
         if entry["mime_type"] == "image/png":  # every figure is the PNG the run wrote
             data = base64.b64decode(entry["data_uri"].split("base64,", 1)[1])
             assert data == (report / path).read_bytes(), path
+            # stamped: the demo run's figures say so, in the image and in the file
+            assert "synthetic demo data" in Image.open(io.BytesIO(data)).text["Warning"], path
+            figures += 1
+    assert figures >= len(FIGURES) + 6  # the figures and every model's confusion matrices
     captions = " ".join(entry["caption"] for entry in results.values())
     for caption in ("Recall of every class", "Confusion matrices of", "One row per model"):
         assert caption in captions, caption

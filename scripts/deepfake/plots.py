@@ -1,4 +1,6 @@
-"""Figures (matplotlib, Agg): each readable without the code."""
+"""Figures (matplotlib, Agg): each readable without the code. Every figure is written
+through :func:`save`, which stamps a run's figures "synthetic demo data" when the run is
+on the demo set, so a figure copied out of such a run cannot pass for a real result."""
 
 from __future__ import annotations
 
@@ -13,6 +15,10 @@ from deepfake import N_CLASSES  # noqa: E402
 from deepfake.io import write_atomic  # noqa: E402
 
 CLASS_NAMES = [f"class {c}" for c in range(N_CLASSES)]
+# The stamp on every figure of a run on the synthetic demo data (data_dir: demo).
+DEMO_STAMP = "synthetic demo data"
+DEMO_MEANING = "not a real result"
+DEMO_RED = "#c00000"
 
 
 def confusion_figure(counts: np.ndarray, title: str) -> plt.Figure:
@@ -42,10 +48,36 @@ def _confusion_panels(fig: plt.Figure, axes, counts: np.ndarray, title: str) -> 
             ax.text(j, i, format(value, fmt), ha="center", va="center", color=colour, fontsize=8)
 
 
-def save(fig: plt.Figure, path) -> None:
-    """Write a figure atomically and free it."""
-    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110))
+def save(fig: plt.Figure, path, *, demo: bool = False) -> None:
+    """Write a figure atomically and free it; ``demo`` (the run is on the synthetic demo
+    data, its rule's ``params.demo``): stamped first (:func:`stamp_demo`)."""
+    if demo:
+        stamp_demo(fig)
+    metadata = {"Warning": f"{DEMO_STAMP}: {DEMO_MEANING}"} if demo else {}
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, metadata=metadata))
     plt.close(fig)
+
+
+def stamp_demo(fig: plt.Figure) -> None:
+    """Mark ``fig`` as made from the synthetic demo data: a red line across its top (a
+    suptitle, so the layout makes room for it) and a faint red diagonal watermark over
+    the whole figure, which survives cropping the top off. The PNG that :func:`save`
+    writes also carries the words in its ``Warning`` text chunk."""
+    fig.suptitle(f"{DEMO_STAMP.upper()}: {DEMO_MEANING}", color=DEMO_RED, fontsize=11,
+                 fontweight="bold")  # fmt: skip
+    # the watermark along the figure's diagonal, as large as fits (a bold character is
+    # about 0.65 em wide)
+    width, height = fig.get_size_inches() * 72
+    angle = float(np.clip(np.degrees(np.arctan2(height, width)), 12, 35))
+    length = 0.65 * len(DEMO_STAMP)  # in em
+    size = min(
+        0.85 * width / (length * np.cos(np.radians(angle))),
+        0.8 * height / (length * np.sin(np.radians(angle)) + 1),
+        90,
+    )
+    fig.text(0.5, 0.5, DEMO_STAMP, color=DEMO_RED, alpha=0.2, fontsize=size,
+             fontweight="bold", rotation=angle, ha="center", va="center",
+             rotation_mode="anchor", zorder=10)  # fmt: skip
 
 
 def learning_curves(histories: dict[str, pd.DataFrame], title: str) -> plt.Figure:

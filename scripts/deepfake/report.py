@@ -22,11 +22,38 @@ from deepfake.families import FAMILIES
 from deepfake.layout import card_name
 from deepfake.metrics import PROTOCOLS
 
-SUMMARY_HEADINGS = ["model", "validation accuracy", "macro F1", "weakest class", "protocol"]
+# The landing page's table: the summary.csv columns it shows, with their headings.
+SUMMARY_HEADINGS = {
+    "model": "model",
+    "val_accuracy": "validation accuracy",
+    "macro_f1": "macro F1",
+    "weakest_class": "weakest class",
+    "protocol": "protocol",
+}
+# What each column of summary.csv (deepfake.evaluate.SUMMARY_COLUMNS) means, one line
+# each: the landing page explains the columns from here (a test holds the keys equal to
+# the columns).
+SUMMARY_EXPLAINED = {
+    "model": "the model's family and name; its card (menu: Model cards) has the details",
+    "family": "knn (nearest neighbours), gbm (gradient-boosted trees), cnn (a network) or "
+    "ensemble (its members' probabilities combined)",
+    "val_accuracy": "the share of validation images whose most probable class is the "
+    "true one; rows are ranked by it",
+    "macro_f1": "the mean of the five classes' F1 scores (each class weighs the same)",
+    "weakest_class": "the class (0..4) with the lowest recall on validation",
+    "protocol": f"*report*: {PROTOCOLS['report']}, so its accuracy is optimistic; "
+    f"*clean*: {PROTOCOLS['clean']}, an honest estimate. The ranking mixes both: "
+    "compare clean rows with clean rows",
+    "train_seconds": "training wall time in seconds (an ensemble's: its members' sum)",
+    "train_pflop": "training compute in PFLOP, counted for networks (an ensemble's: its "
+    "members' sum; 0 for knn and gbm)",
+    "trained_on": "the images the model learned from: demo (synthetic) or the data "
+    "folder, + validation when the validation images were learned from too (refit)",
+}
 DEMO_WARNING = (
-    "The data is the synthetic demo set (data_dir: demo): random scenes with made-up "
-    "generator fingerprints. It checks that the workflow runs; its accuracies say nothing "
-    "about real images."
+    "This run is on synthetic demo data (data_dir: demo): random scenes with made-up "
+    "generator fingerprints, not images of real generators. It checks that the workflow "
+    "runs; its accuracies say nothing about real data."
 )
 REFIT_WARNING = (
     "Every model of this run learned from the validation images too (refit.model), for "
@@ -38,6 +65,13 @@ REFIT_WARNING = (
 # page of any height can be scrolled whole.
 TOP_ALIGNED = (
     "<style>div.grow.flex.items-center.justify-center.h-screen {align-items: flex-start;}</style>"
+)
+# A warning as a box no reader skims past: Snakemake's report styles nothing of an
+# admonition (".. warning::" shows as the plain word "Warning"), so the box carries its
+# own inline style, the same on the landing page and on the cards.
+WARNING_STYLE = (
+    "background: #fff4d6; border: 1px solid #f0b429; border-left: 6px solid #d97706; "
+    "border-radius: 4px; color: #422006; padding: 0.6em 0.9em; margin: 0.8em 0;"
 )
 
 
@@ -80,6 +114,22 @@ def data_warnings(data: Mapping) -> list[str]:
     ]
 
 
+def warning_box(text: str) -> str:
+    """A warning as a coloured box (HTML with its own style)."""
+    return (
+        f'<div class="data-warning" role="note" style="{WARNING_STYLE}">'
+        f"<b>Warning:</b> {html.escape(text, quote=False)}</div>"
+    )
+
+
+def column_explained(column: str) -> str:
+    """A summary column's name (as the landing page's table heads it) and what it means,
+    from :data:`SUMMARY_EXPLAINED` (a column without one is an error), as RST."""
+    heading = SUMMARY_HEADINGS.get(column, column)
+    name = f"**{heading}** (``{column}``)" if heading != column else f"**{column}**"
+    return f"{name}: {SUMMARY_EXPLAINED[column]}"
+
+
 def summary_table(summary: pd.DataFrame) -> str:
     """The summary, best first, as an HTML table (one row per model)."""
     rows = []
@@ -92,7 +142,7 @@ def summary_table(summary: pd.DataFrame) -> str:
             html.escape(str(row.protocol)),
         ]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    head = "".join(f"<th>{c}</th>" for c in SUMMARY_HEADINGS)
+    head = "".join(f"<th>{c}</th>" for c in SUMMARY_HEADINGS.values())
     return (
         '<table class="summary"><thead><tr>' + head + "</tr></thead><tbody>"
         + "".join(rows) + "</tbody></table>"
@@ -119,10 +169,7 @@ def model_card(row: Mapping, metrics: Mapping) -> str:
         items.append(("members", ", ".join(metrics["members"])))
     items.append(("software", software(metrics["versions"])))
     body = "".join(f"<li><b>{k}</b> {html.escape(str(v))}</li>" for k, v in items)
-    warning = "".join(
-        f'<p class="warning"><b>Warning</b> {html.escape(text)}</p>'
-        for text in data_warnings(metrics["data"])
-    )
+    warning = "".join(warning_box(text) for text in data_warnings(metrics["data"]))
     return _page(name, f"<h1>{html.escape(name)}</h1>{warning}<ul>{body}</ul>")
 
 
@@ -165,7 +212,7 @@ def landing_page(summary: pd.DataFrame, metrics: Mapping[str, Mapping], run: Map
     ]
     refit = any_metrics["data"].get("validation_in_training")
     for text in data_warnings(any_metrics["data"]):
-        lines += [".. warning::", "", f"   {text}", ""]
+        lines += [".. raw:: html", "", f"   {warning_box(text)}", ""]
     lines += [
         f"- **data** {trained_on(any_metrics['data'], detail=True)}: "
         f"{any_metrics['n_train']} training, "
@@ -175,9 +222,17 @@ def landing_page(summary: pd.DataFrame, metrics: Mapping[str, Mapping], run: Map
         f"- **made** {run['date']}; every model's card and the `configuration.html`_ are "
         "results of their own (menu: Model cards, Configuration)",
         "",
+        # what a reader must know before comparing rows: right above the table
+        f"{'The refit model first, then best' if refit else 'Best'} validation accuracy "
+        f"first. {column_explained('protocol')}.",
+        "",
         ".. raw:: html",
         "",
         "   " + summary_table(summary),
+        "",
+        "The other columns of the table and of ``results/metrics/summary.csv``:",
+        "",
+        *[f"- {column_explained(c)}" for c in summary.columns if c != "protocol"],
         "",
     ]
     return "\n".join(lines)
