@@ -6,7 +6,7 @@ rule gbm:
         code=code("gbm.py"),
     output:
         card=R.model_file("gbm/{name}", layout.CARD),
-        estimator=R.model_file("gbm/{name}", layout.ESTIMATOR),
+        trees=R.model_file("gbm/{name}", layout.TREES),
         val_proba=R.model_file("gbm/{name}", layout.VAL_PROBA),
         test_proba=R.model_file("gbm/{name}", layout.TEST_PROBA),
         holdout_proba=R.model_file("gbm/{name}", layout.HOLDOUT_PROBA),

@@ -82,7 +82,7 @@ def test_the_run_offers_every_model_kind(run):
         assert set(COMMON_KEYS) <= set(record), model
         assert record["calibration"]["fitted_on"] == "20 held-out training images", model
         card = json.loads((run / "results" / model / "model.json").read_text())
-        assert card["kind"] == layout.family(model) and card["data"]["demo"] is True
+        assert card["family"] == layout.family(model) and card["data"]["demo"] is True
         assert card["temperature"] == record["calibration"]["temperature"]
         assert (run / "results" / "report" / "cards" / layout.card_name(model)).is_file()
     votings = {

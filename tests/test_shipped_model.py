@@ -46,13 +46,15 @@ def shipped(tmp_path_factory):
 def test_the_folder_holds_everything_predict_needs_and_its_card(shipped):
     folder = shipped / "models" / "tiny"
     card = json.loads((folder / "model.json").read_text())
-    assert card["kind"] == "ensemble" and card["temperature"] != 1.0
+    assert card["family"] == "ensemble" and card["temperature"] != 1.0
     assert card["folders"] == {
         "cnn/baseline": "members/cnn_baseline",
         "gbm/fingerprints": "members/gbm_fingerprints",
         "knn/hsv16": "members/knn_hsv16",
     }
     assert (folder / "members" / "cnn_baseline" / "model.keras").is_file()
+    assert (folder / "members" / "gbm_fingerprints" / "trees.npz").is_file()
+    assert data_only(folder)
     assert (folder / "unknowns.npz").is_file() and (folder / "reliability.png").is_file()
     assert len(list((folder / "check" / "images").glob("*.png"))) == 10
     assert len(pd.read_csv(folder / "check" / "validation.csv")) == 10
@@ -89,6 +91,22 @@ def test_a_fresh_copy_predicts_with_it_without_data_or_training(shipped, tmp_pat
 
     by_cli = pd.read_csv(StringIO(cli.stdout), keep_default_na=False)
     pd.testing.assert_frame_equal(by_cli.drop(columns="model"), again.drop(columns="model"))
+
+
+def data_only(folder: Path) -> bool:
+    """Every file of a model folder is data (no pickle) and every card of this format."""
+    from deepfake.families import CARD_FORMAT
+
+    suffixes = {p.suffix for p in folder.rglob("*") if p.is_file()}
+    cards = [json.loads(p.read_text()) for p in folder.rglob("model.json")]
+    return suffixes <= {".json", ".npz", ".keras", ".png", ".csv", ".md"} and all(
+        card["format"] == CARD_FORMAT and "kind" not in card for card in cards
+    )
+
+
+@pytest.mark.skipif(not SHIPPED.is_dir(), reason="no shipped model in this checkout")
+def test_the_repositorys_shipped_model_is_data_only():
+    assert data_only(SHIPPED)
 
 
 def shipped_tolerance() -> float:

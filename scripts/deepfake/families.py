@@ -21,7 +21,7 @@ from pathlib import Path
 
 from deepfake import layout
 
-CARD_FORMAT = 1  # version of a model folder's model.json
+CARD_FORMAT = 2  # version of a model folder's model.json (2: data only, its family under "family")
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ FAMILIES = {
         Family(
             "gbm",
             "deepfake.gbm_model:GbmModel",
-            (layout.CARD, layout.ESTIMATOR),
+            (layout.CARD, layout.TREES),
             "gbm",
             "nothing chosen on validation",
         ),
@@ -76,7 +76,7 @@ FAMILIES = {
 
 def save_card(
     folder: str | os.PathLike,
-    kind: str,
+    family: str,
     data: dict | None = None,
     temperature: float = 1.0,
     **fields,
@@ -86,34 +86,45 @@ def save_card(
     (:mod:`deepfake.calibration`) and what inference needs (``fields``)."""
     from deepfake.io import save_json
 
-    if kind not in FAMILIES:
-        raise ValueError(f"unknown model family {kind!r}")
-    card = {"format": CARD_FORMAT, "kind": kind, "data": data, "temperature": temperature}
+    if family not in FAMILIES:
+        raise ValueError(f"unknown model family {family!r}")
+    card = {"format": CARD_FORMAT, "family": family, "data": data, "temperature": temperature}
     save_json(Path(folder) / layout.CARD, card | fields)
 
 
 def read_card(folder: str | os.PathLike) -> dict:
-    """A model folder's ``model.json``, or a clear error naming the folder."""
+    """A model folder's ``model.json``, or a clear error naming the folder: none there,
+    not a card of this workflow, or a card of another format (an older workflow's)."""
     path = Path(folder) / layout.CARD
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no trained model there (run the workflow first)")
-    card = json.loads(path.read_text())
-    if card.get("format") != CARD_FORMAT or "kind" not in card:
+    try:
+        card = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not a model card of this workflow ({error})") from None
+    if not isinstance(card, dict) or "format" not in card:
         raise ValueError(f"{path}: not a model card of this workflow")
+    if card["format"] != CARD_FORMAT:
+        raise ValueError(
+            f"{path}: a model card of format {card['format']!r}; this version of the workflow "
+            f"reads format {CARD_FORMAT} only (a model folder of data only, whose loading "
+            "runs no code). Retrain the model with this version of the workflow: rerun the "
+            "workflow for a run's models, `snakemake ship_model` with its recipe for a "
+            "shipped model"
+        )
+    if card.get("family") not in FAMILIES:
+        raise ValueError(
+            f"{path}: unknown model family {card.get('family')!r} (families: {', '.join(FAMILIES)})"
+        )
     return card
 
 
 def load(folder: str | Path, threads: int = 1):
     """The model saved in ``folder``, whatever its family, its probabilities at its
-    temperature."""
+    temperature. Every file read is data (JSON, numeric arrays, a Keras file in Keras'
+    safe mode): loading a folder runs none of its contents as code."""
     card = read_card(folder)
-    kind = card["kind"]
-    if kind not in FAMILIES:
-        raise ValueError(
-            f"{Path(folder) / layout.CARD}: unknown model kind {kind!r} "
-            f"(families: {', '.join(FAMILIES)})"
-        )
-    model = FAMILIES[kind].model_class().load(folder, threads)
+    model = FAMILIES[card["family"]].model_class().load(folder, threads)
     temperature = float(card.get("temperature", 1.0))
     if temperature == 1.0:
         return model

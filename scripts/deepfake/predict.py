@@ -221,7 +221,7 @@ def predict_with(
     from deepfake.families import load, read_card
 
     card = read_card(model_dir)
-    if card["kind"] != "knn":  # threads and determinism before keras loads
+    if card["family"] != "knn":  # threads and determinism before keras loads
         from deepfake.backend import configure
 
         configure(threads=threads, deterministic=True, backend=backend)

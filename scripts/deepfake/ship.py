@@ -28,10 +28,11 @@ CHECK_SEED = 2026  # the demo generator's stream of the check images
 
 def copy_model(source: Path, dest: Path) -> None:
     """A model folder's inference files (and its metrics), nothing else: a network
-    without its optimizer's state, a fitted estimator compressed."""
+    without its optimizer's state; every other file (gbm's trees, a compressed ``.npz``
+    of plain arrays, among them) copied as it is."""
     card = read_card(source)
     dest.mkdir(parents=True)
-    for name in (*FAMILIES[card["kind"]].files, layout.METRICS):
+    for name in (*FAMILIES[card["family"]].files, layout.METRICS):
         if not (source / name).exists():
             continue
         if name == layout.NETWORK:
@@ -41,10 +42,6 @@ def copy_model(source: Path, dest: Path) -> None:
 
             network = keras.models.load_model(source / name, compile=False)
             inference_copy(network).save(dest / name)
-        elif name == layout.ESTIMATOR:
-            import joblib
-
-            joblib.dump(joblib.load(source / name), dest / name, compress=3)
         else:
             shutil.copy2(source / name, dest / name)
     shipped_data(dest)
@@ -57,15 +54,15 @@ def shipped_data(folder: Path) -> None:
     data = dict(card.get("data") or {})
     if data.get("data_dir") and not data.get("demo"):
         data["data_dir"] = Path(data["data_dir"]).name
-    fields = {k: v for k, v in card.items() if k not in ("format", "kind", "data")}
-    save_card(folder, card["kind"], data=data, **fields)
+    fields = {k: v for k, v in card.items() if k not in ("format", "family", "data")}
+    save_card(folder, card["family"], data=data, **fields)
 
 
 def pack(source: Path, dest: Path) -> None:
     """Copy the model folder ``source`` into ``dest``; an ensemble's members go under
     ``dest/members/<family>_<name>`` and its card points there."""
     card = read_card(source)
-    if card["kind"] != "ensemble":
+    if card["family"] != "ensemble":
         copy_model(source, dest)
         return
     dest.mkdir(parents=True)
@@ -73,7 +70,7 @@ def pack(source: Path, dest: Path) -> None:
     for member in card["members"]:
         folders[member] = f"members/{layout.card_name(member).removesuffix('.html')}"
         copy_model(source / card["folders"][member], dest / folders[member])
-    fields = {k: v for k, v in card.items() if k not in ("format", "kind", "folders")}
+    fields = {k: v for k, v in card.items() if k not in ("format", "family", "folders")}
     save_card(dest, "ensemble", folders=folders, **fields)
     shutil.copy2(source / layout.METRICS, dest / layout.METRICS)
     shipped_data(dest)
