@@ -1,4 +1,5 @@
 import os
+import sys
 from pathlib import Path
 
 from snakemake.settings.types import DeploymentMethod
@@ -30,11 +31,13 @@ from deepfake.datafolder import (
     check_disjoint,
     data_record,
     folder_manifest,
+    prediction_files,
 )
 from deepfake import layout
 from deepfake.layout import SETS, Layout
 from deepfake.settings import TrainSettings
 from deepfake.sources import package_modules
+from deepfake.console import finished_message, quiet_scheduler, refuse, refusals
 
 # `--config knn='{k: [3, 5]}'` arrives with string leaves ('3'): read them as YAML
 # (--config only: --configfile overlays are YAML already).
@@ -48,14 +51,37 @@ merge(
         }
     ),
 )
-# The schema fills in every default; a wrong key or value stops here, in a few lines.
-check_config(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"))
-check_has_model(config)
-check_predict_model(config)
-check_refit(config)
+# The schema fills in every default; a wrong key or value stops here, in a few lines
+# without a traceback, as every refusal before the first job does.
+with refusals():
+    check_config(
+        config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml")
+    )
+    check_has_model(config)
+    check_predict_model(config)
+    check_refit(config)
 
 # Every file of the run lies under results_dir.
 R = Layout(config["results_dir"])
+
+# Three lines a job on the terminal (with the workflow profile's quiet setting), and
+# where the results are at the end.
+quiet_scheduler(lambda: workflow.dryrun)
+
+
+onsuccess:
+    print(
+        finished_message(
+            workflow.dag_settings.targets,
+            R,
+            [os.path.relpath(f) for f in workflow.config_settings.configfiles],
+            workflow.config_settings.config,
+            sys.argv[0],
+        ),
+        file=sys.stderr,
+    )
+
+
 # The images the models learn from: the training split or, with refit.model, the
 # training and validation images together (for the submission).
 REFIT = bool(config["refit"]["model"])
@@ -89,11 +115,12 @@ def data_dir():
 # A data folder not in the competition's layout, or a training image_id also listed by
 # validation or test (leakage), stops the run before any job.
 if config["data_dir"] != DEMO:
-    check_data_folder(data_dir())
-    check_disjoint(
-        f"{data_dir()}/train.csv",
-        [f"{data_dir()}/{s}.csv" for s in ("validation", "test")],
-    )
+    with refusals():
+        check_data_folder(data_dir())
+        check_disjoint(
+            f"{data_dir()}/train.csv",
+            [f"{data_dir()}/{s}.csv" for s in ("validation", "test")],
+        )
 
 # What the run's models are trained on, recorded in every model folder.
 DATA = data_record(config["data_dir"], config["demo"], refit=REFIT)
@@ -335,14 +362,12 @@ def cnn_inputs(wildcards):
 
 def predict_folder():
     """The folder of rule predict (--config predict_dir=...), checked."""
-    folder = str(config["predict_dir"])
-    if not folder:
-        raise ValueError(
-            "the predict target needs a folder of images; set --config predict_dir=/path/to/folder"
-        )
-    if not os.path.isdir(folder):
-        raise ValueError(f"predict_dir {folder}: no such folder")
-    return folder.rstrip("/")
+    folder = str(config["predict_dir"]).rstrip("/")
+    try:  # before the model loads
+        prediction_files(folder)
+    except ValueError as exc:
+        refuse(f"config predict_dir: {exc}")
+    return folder
 
 
 def chosen_model(wanted):

@@ -6,7 +6,7 @@ from deepfake.smk import job_from_argv, run
 
 
 def main(smk):
-    from deepfake.predict import predict_with
+    from deepfake.predict import counts_line, predict_with
 
     counts = predict_with(
         str(smk.params.model_dir),
@@ -17,12 +17,7 @@ def main(smk):
         threads=int(smk.threads),
         backend=str(smk.params.backend),
     )
-    logging.info(
-        "%d predictions written, %d file(s) not decodable (see error), %d unknown",
-        counts["files"],
-        counts["failed"],
-        counts["unknown"],
-    )
+    logging.info(counts_line(counts))
 
 
 if __name__ == "__main__":

@@ -138,8 +138,9 @@ def test_the_schema_fills_every_default_and_says_a_wrong_key_in_a_line():
     with pytest.raises(ConfigError) as caught:
         check_config(config, REPO / "schemas" / "config.schema.yaml")
     message = str(caught.value)
-    assert "config key 'knn.kk' is not allowed here; allowed keys: combination, features, k" in (
-        message
+    assert (
+        "config key 'knn.kk' is not allowed here; did you mean 'k'? allowed keys: "
+        "combination, features, k" in message
     )
     assert len(message.splitlines()) == 2  # the heading and one line: no schema, no config
 

@@ -16,8 +16,19 @@ pytestmark = pytest.mark.slow
 def test_main_command_then_predict_with_the_best_model(tmp_path):
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     workdir = copy_workflow(tmp_path / "wf", config)
-    snakemake(workdir)  # `snakemake --cores all`, on this machine's 2 cores
+    run = snakemake(workdir)  # `snakemake --cores all`, on this machine's 2 cores
     results = workdir / "results"
+    # The terminal: three lines a job (time, rule, progress) and a few more, no library
+    # start-up lines, and the last lines say where the results are.
+    printed = (run.stdout + run.stderr).splitlines()
+    jobs = sum(line.startswith("Finished jobid: ") for line in printed)
+    assert jobs == 73 and len(printed) <= 3 * jobs + 30, "\n".join(printed)
+    assert not [line for line in printed if line.startswith(("E0000", "I0000", "WARNING: All"))]
+    assert printed[-5:-2] == [
+        "Summary of every model: results/metrics/summary.csv",
+        "Submission: results/submission.csv",
+        "HTML report: snakemake --report results/report.html",
+    ]
     summary = pd.read_csv(results / "metrics" / "summary.csv")
     rows = summary["model"].tolist()
     trained = sorted(str(p.parent.relative_to(results)) for p in results.glob("*/*/metrics.json"))

@@ -13,13 +13,13 @@ import pandas as pd
 import pytest
 from conftest import separable
 
+from deepfake.datafolder import prediction_files
 from deepfake.ensemble import EnsembleModel
 from deepfake.families import load
 from deepfake.features import descriptor, hsv_histograms
-from deepfake.ingest import DataError
 from deepfake.knn_model import KnnModel
 from deepfake.knn_search import combine, group_scales, knn_proba
-from deepfake.predict import COLUMNS, chunks, list_images, predict_folder, read_images
+from deepfake.predict import COLUMNS, chunks, predict_folder, read_images
 from deepfake.unknowns import UnknownDetector
 
 
@@ -46,7 +46,7 @@ def mixed_folder(folder, real_images):
 def test_folder_is_read_as_ingest_reads_it(tmp_path, real_images, caplog):
     bgr = mixed_folder(tmp_path / "new", real_images)
     with caplog.at_level(logging.WARNING):
-        new = read_images(tmp_path / "new", list_images(tmp_path / "new"))
+        new = read_images(tmp_path / "new", prediction_files(tmp_path / "new"))
     assert new.names == [
         "a_plain.png",
         "b_big.jpg",
@@ -70,12 +70,14 @@ def test_folder_is_read_as_ingest_reads_it(tmp_path, real_images, caplog):
 
 
 def test_missing_or_empty_folder_is_a_clear_error(tmp_path):
-    with pytest.raises(DataError, match="prediction folder missing"):
-        list_images(tmp_path / "nope")
+    with pytest.raises(ValueError, match="nope: no such folder"):
+        prediction_files(tmp_path / "nope")
+    with pytest.raises(ValueError, match="set --config predict_dir="):
+        prediction_files("")
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / ".DS_Store").write_text("")
-    with pytest.raises(DataError, match="holds no files"):
-        list_images(tmp_path / "empty")
+    with pytest.raises(ValueError, match="holds no files"):
+        prediction_files(tmp_path / "empty")
 
 
 def read_predictions(path):
@@ -104,7 +106,7 @@ def test_table_has_one_row_per_file_and_empty_label_on_error(tmp_path, real_imag
     assert table["label"].iloc[4] == "" and table["proba_0"].iloc[4] == ""
     assert "not a decodable image" in table["error"].iloc[4]
     assert table["error"].drop(4).eq("").all() and table["model"].eq("knn/hsv16").all()
-    new = read_images(tmp_path / "new", list_images(tmp_path / "new"))
+    new = read_images(tmp_path / "new", prediction_files(tmp_path / "new"))
     expected = model.predict_proba(new.images)
     got = table.drop(4)[[f"proba_{c}" for c in range(5)]].astype(np.float32).to_numpy()
     np.testing.assert_array_equal(got, expected)  # the CSV holds the very float32 values

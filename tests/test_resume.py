@@ -145,7 +145,8 @@ def test_sigkilled_training_resumes_after_its_last_epoch(tmp_path):
     output = second.stdout + second.stderr
     stats = job_stats(output)
     assert stats == planned, output
-    assert not re.search(r"rule (demo_data|ingest|augment):", output)
+    assert "(Rule: train_cnn)" in output
+    assert not re.search(r"\(Rule: (demo_data|ingest|augment)\)", output)
 
     # Snakemake deletes a job's log before running it, so the log now holds the
     # resumed attempt only (the killed one's epochs are in history.csv).

@@ -66,7 +66,8 @@ def slurm_test_args(cluster) -> list[str]:
 
 def run_snakemake(workdir: Path, args: list[str], log_name: str) -> str:
     """Run snakemake in workdir; return its output, fail the test if it fails."""
-    cmd = [sys.executable, "-m", "snakemake", *args]
+    # --quiet host: every job's listing, which the workflow profile hides
+    cmd = [sys.executable, "-m", "snakemake", "--quiet", "host", *args]
     log = workdir / log_name
     env = cluster_mod.SlurmCluster.env() | {"PYTHONHASHSEED": "0"}  # as tests/conftest.py
     with open(log, "w") as out:

@@ -84,3 +84,28 @@ def test_a_failing_job_says_why_in_one_line_and_keeps_the_traceback_in_its_log(t
     assert lines[-1] == f"ERROR knn: ValueError: the input is wrong (log: {tmp_path / 'knn.log'})"
     assert "Traceback" not in done.stderr
     assert "Traceback (most recent call last)" in log and "ValueError: the input is wrong" in log
+
+
+def test_a_run_ends_saying_where_its_results_are():
+    from deepfake.console import finished_message, job_counts
+    from deepfake.layout import Layout
+
+    ran = finished_message(
+        set(),
+        Layout("results/real"),
+        ["config.fast.yaml"],
+        {"data_dir": "/d", "predict_dir": "x"},
+        ".venv/bin/snakemake",
+    )
+    assert ran.splitlines() == [
+        "Summary of every model: results/real/metrics/summary.csv",
+        "Submission: results/real/submission.csv",
+        "HTML report: .venv/bin/snakemake --report results/real/report.html "
+        "--configfile config.fast.yaml --config data_dir=/d",
+    ]
+    assert finished_message(["predict"], Layout("results"), argv0="/x/python") == (
+        "Predictions: results/predictions.csv"
+    )
+    assert job_counts({"knn": 6, "descriptors": 25, "all": 1, "total": 32}) == (
+        "31 jobs: 25 descriptors, 6 knn"
+    )

@@ -12,6 +12,7 @@ PyYAML only, so a dry run stays fast.
 from __future__ import annotations
 
 import csv
+import difflib
 import os
 from collections.abc import Mapping
 
@@ -53,8 +54,11 @@ def config_errors(config: Mapping, schema: Mapping) -> str:
             unknown = sorted(set(error.instance) - set(allowed))
             for key in unknown:
                 name = f"{where}.{key}" if error.absolute_path else key
+                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}? " if close else ""
                 lines.append(
-                    f"config key {name!r} is not allowed here; allowed keys: " + ", ".join(allowed)
+                    f"config key {name!r} is not allowed here; {hint}allowed keys: "
+                    + ", ".join(allowed)
                 )
         else:
             lines.append(

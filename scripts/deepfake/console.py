@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import NoReturn, TextIO
 
@@ -98,19 +98,42 @@ def refusals() -> Iterator[None]:
 
 
 class SchedulerChatter(logging.Filter):
-    """Snakemake's "Select jobs to execute..." and "Execute N jobs..." lines, dropped: with
-    the workflow profile's ``quiet`` setting a job then takes three lines (its time, its
-    rule, the progress)."""
+    """Snakemake's run-time chatter, dropped: the scheduler's "Select jobs to execute..."
+    and "Execute N jobs..." lines and the set-up notes; a run's job table becomes one
+    line (a dry run keeps its table: it is the plan). With the workflow profile's
+    ``quiet`` setting a job then takes three lines (its time, its rule, the progress).
+    ``dryrun``: whether the run is a dry run, asked when the table comes."""
 
-    LINES = re.compile(r"^(Select jobs to execute\.\.\.|Execute \d+ jobs\.\.\.)$")
+    LINES = re.compile(
+        r"^(Select jobs to execute\.\.\.|Execute \d+ jobs\.\.\.|Using shell: .*"
+        r"|Provided cores: .*|Rules claiming more threads will be scaled down\."
+        r"|Conda environments: ignored|DAG of jobs will be updated after completion\."
+        r"|Updating checkpoint dependencies\.)$"
+    )
+
+    def __init__(self, dryrun: Callable[[], bool]) -> None:
+        super().__init__()
+        self.dryrun = dryrun
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (isinstance(record.msg, str) and self.LINES.match(record.msg))
+        if isinstance(record.msg, str) and self.LINES.match(record.msg):
+            return False
+        stats = getattr(record, "stats", None)
+        if isinstance(stats, dict) and stats and not self.dryrun():
+            record.msg = job_counts(stats)
+        return True
 
 
-def quiet_scheduler() -> None:
+def job_counts(stats: Mapping) -> str:
+    """Snakemake's table of jobs per rule in one line: ``73 jobs: 25 descriptors, ...``."""
+    counts = {str(rule): int(n) for rule, n in stats.items() if str(rule) not in ("total", "all")}
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return f"{sum(counts.values())} jobs: " + ", ".join(f"{n} {rule}" for rule, n in ranked)
+
+
+def quiet_scheduler(dryrun: Callable[[], bool]) -> None:
     """Install :class:`SchedulerChatter` on Snakemake's logger (from the Snakefile)."""
-    logging.getLogger("snakemake.logging").addFilter(SchedulerChatter())
+    logging.getLogger("snakemake.logging").addFilter(SchedulerChatter(dryrun))
 
 
 def finished_message(
@@ -118,9 +141,14 @@ def finished_message(
     layout,
     configfiles: Sequence[str] = (),
     config: Mapping | None = None,
+    argv0: str = "snakemake",
 ) -> str:
     """The last lines of a successful run: where its results are and how to build the
-    report (with the run's ``--configfile`` overlays and ``--config`` values)."""
+    report (with the run's ``--configfile`` overlays and ``--config`` values, and the
+    ``snakemake`` the run was started with, ``argv0``)."""
+    snakemake = "snakemake"
+    if os.path.basename(argv0) == "snakemake":  # not python -m snakemake
+        snakemake = os.path.relpath(argv0) if os.sep in argv0 else argv0
     lines = []
     if not targets or "all" in targets:
         args = "".join(f" --configfile {f}" for f in configfiles)
@@ -130,8 +158,30 @@ def finished_message(
         lines += [
             f"Summary of every model: {layout.summary()}",
             f"Submission: {layout.submission()}",
-            f"HTML report: snakemake --report {layout.root}/report.html{args}",
+            f"HTML report: {snakemake} --report {layout.root}/report.html{args}",
         ]
     if "predict" in targets:
         lines.append(f"Predictions: {layout.predictions()}")
     return "\n".join(lines)
+
+
+class ProgressBar:
+    """A bar over ``what`` on ``stream``: redrawn in place on a terminal, a line per
+    update elsewhere (a log file, a test)."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO, what: str) -> None:
+        self.stream = stream
+        self.what = what
+        self.live = stream.isatty()
+
+    def update(self, done: int, total: int) -> None:
+        filled = self.WIDTH * done // max(total, 1)
+        line = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total} {self.what}"
+        if self.live:
+            end = "\n" if done >= total else ""
+            self.stream.write(f"\r{line}{end}")
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()

@@ -120,3 +120,30 @@ def _csv_ids(csv_path: Path):
         for row, fields in enumerate(csv.reader(handle), start=1):
             if row > 1 and fields:
                 yield fields[0].strip(), row
+
+
+def prediction_files(folder: str | os.PathLike) -> list[str]:
+    """The entries of a folder of new images that predict answers for, sorted by name:
+    every visible entry but sub-folders (a file that cannot be read still gets a row,
+    with the reason). A missing or empty folder is an error naming it, raised before
+    any model loads."""
+    if not os.fspath(folder):
+        raise ValueError(
+            "predict needs a folder of images: set --config predict_dir=/path/to/folder"
+        )
+    folder = Path(folder)
+    if not folder.is_dir():
+        what = "not a folder" if folder.exists() else "no such folder"
+        raise ValueError(f"{folder}: {what}")
+    with os.scandir(folder) as entries:
+        names = sorted(e.name for e in entries if not e.name.startswith(".") and not _is_dir(e))
+    if not names:
+        raise ValueError(f"{folder}: the folder holds no files to predict")
+    return names
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False

@@ -20,7 +20,7 @@ import csv
 import logging
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from deepfake import IMAGE_SIZE, N_CLASSES
+from deepfake.datafolder import prediction_files
 from deepfake.ingest import DataError, read_bgr
 from deepfake.io import atomic_path
 
@@ -56,27 +57,6 @@ class NewImages:
     names: list[str]  # every file, in the order given
     errors: list[str]  # "" where decoded
     decoded: np.ndarray  # bool per file
-
-
-def list_images(folder: str | Path) -> list[str]:
-    """The entries of ``folder`` that predict answers for, sorted by name: every visible
-    entry but sub-folders (a file that cannot be read still gets a row, with the
-    reason). An empty or missing folder is an error."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: prediction folder missing (set predict_dir)")
-    with os.scandir(folder) as entries:
-        names = sorted(e.name for e in entries if not e.name.startswith(".") and not _is_dir(e))
-    if not names:
-        raise DataError(f"{folder}: prediction folder holds no files")
-    return names
-
-
-def _is_dir(entry: os.DirEntry) -> bool:
-    try:
-        return entry.is_dir()
-    except OSError:
-        return False
 
 
 def _not_a_file(path: Path) -> str:
@@ -116,16 +96,31 @@ def read_images(folder: str | Path, names: Sequence[str], threads: int = 1) -> N
     return NewImages(stack, list(names), errors, np.array([not e for e in errors], dtype=bool))
 
 
+def files_of(folder: str | Path) -> tuple[Path, list[str]]:
+    """The folder and the names of the files to predict, in name order (``folder`` may
+    also be one image file)."""
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        return path.parent, [path.name]
+    return path, prediction_files(path)
+
+
 def chunks(folder: str | Path, size: int = CHUNK, threads: int = 1) -> Iterator[NewImages]:
     """The folder's files, decoded ``size`` at a time, in name order (``folder`` may also
     be one image file: a chunk of one)."""
-    path = Path(folder)
-    if path.exists() and not path.is_dir():
-        yield read_images(path.parent, [path.name], threads)
-        return
-    names = list_images(folder)
+    folder, names = files_of(folder)
     for start in range(0, len(names), size):
         yield read_images(folder, names[start : start + size], threads)
+
+
+def counts_line(counts: dict) -> str:
+    """What a prediction run did, in one line."""
+    predicted = counts["files"] - counts["failed"]
+    files = f"{counts['files']} file{'s' if counts['files'] != 1 else ''}"
+    return (
+        f"{files}: {predicted} predicted ({counts['unknown']} unknown), "
+        f"{counts['failed']} could not be read (see the error column)"
+    )
 
 
 def _exact(value: np.float32) -> str:
@@ -175,13 +170,16 @@ def predict_folder(
     warning: str = "",
     detector=None,
     with_model: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Write ``out`` (CSV, :data:`COLUMNS`) with ``model``'s attribution of every file of
     ``folder`` (or of one image file), chunk by chunk, atomically; returns counts of
     files, failures and unknowns. ``warning``: a note every row carries
     (:func:`warning_of` the model's card); ``detector``: an
     :class:`deepfake.unknowns.UnknownDetector`, or None; ``with_model``: the detector
-    was fitted with this model's uncertainty (its score then combines both)."""
+    was fitted with this model's uncertainty (its score then combines both);
+    ``progress(files done, files in all)``: called after each chunk."""
+    total = len(files_of(folder)[1])
     files = failed = unknown = 0
     with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -199,9 +197,8 @@ def predict_folder(
             writer.writerows(rows(new, proba, name, warning, scores, threshold))
             files += len(new.names)
             failed += int((~new.decoded).sum())
-            log.info(
-                "%d files predicted, %d could not be decoded, %d unknown", files, failed, unknown
-            )
+            if progress:
+                progress(files, total)
         handle.flush()
     return {"files": files, "failed": failed, "unknown": unknown}
 
@@ -214,6 +211,7 @@ def predict_with(
     detector: str | Path | None = None,
     threads: int = 1,
     backend: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Load the model folder ``model_dir`` (and the unknown-image detector, if given)
     and write ``out`` with its attribution of every file of ``folder``: what rule
@@ -246,5 +244,5 @@ def predict_with(
         )
     return predict_folder(
         model, name, folder, out, threads=threads, warning=warning, detector=found,
-        with_model=found is not None and with_model,
+        with_model=found is not None and with_model, progress=progress,
     )  # fmt: skip
