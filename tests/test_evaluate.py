@@ -58,3 +58,11 @@ def test_submission_keeps_test_order_and_argmax():
     assert table["image_id"].tolist() == ["z", "a", "m"] and table["label"].tolist() == [1, 4, 0]
     with pytest.raises(ValueError, match="3 test ids but 2"):
         submission(ids, proba[:2])
+
+
+def test_training_compute_reads_as_a_person_reads_it():
+    from deepfake.metrics import compute_text
+
+    assert compute_text(0.258) == "0.258 PFLOP"
+    assert compute_text(4.2e-05) == "4.2e-05 PFLOP"  # a tiny network, not "0.000"
+    assert compute_text(0.0) == ""  # knn, gbm: no network trained, nothing counted

@@ -94,3 +94,9 @@ def metrics_record(
     if backend is not None:
         record["backend"] = backend
     return record | extra
+
+
+def compute_text(pflop: float) -> str:
+    """Training compute as a reader reads it (``0.258 PFLOP``, ``4.2e-05 PFLOP`` for a
+    tiny network); "" where none was counted (no network trained)."""
+    return f"{float(pflop):.3g} PFLOP" if float(pflop) > 0 else ""

@@ -20,7 +20,7 @@ from deepfake import N_CLASSES
 from deepfake.datafolder import trained_on
 from deepfake.families import FAMILIES
 from deepfake.layout import card_name
-from deepfake.metrics import PROTOCOLS
+from deepfake.metrics import PROTOCOLS, compute_text
 
 # The landing page's table: the summary.csv columns it shows, with their headings.
 SUMMARY_HEADINGS = {
@@ -88,7 +88,7 @@ def training_time(metrics: Mapping) -> str:
         return f"{text} (its members')"
     if "epochs_run" in metrics:
         text += (
-            f" ({metrics['epochs_run']} epochs, {metrics['train_pflop']:.3g} PFLOP, "
+            f" ({metrics['epochs_run']} epochs, {compute_text(metrics['train_pflop'])}, "
             f"{metrics['precision']}{', XLA' if metrics.get('jit_compile') else ''}, "
             f"{metrics['backend']})"
         )

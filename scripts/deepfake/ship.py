@@ -20,6 +20,7 @@ from pathlib import Path
 from deepfake import N_CLASSES, layout
 from deepfake.families import FAMILIES, read_card, save_card
 from deepfake.io import save_csv
+from deepfake.metrics import compute_text
 from deepfake.report import data_warnings
 
 CHECK_IMAGES = 10  # synthetic images stored, and validation ids recorded, for the check
@@ -152,7 +153,8 @@ def card_text(name: str, row: Mapping, metrics: Mapping, unknowns: Mapping, info
         + f"; the {unknowns['quantile']:.0%} quantile of {unknowns['threshold_from']}); "
         f"{unknowns['val_unknown_rate']:.2%} of validation images called unknown",
         f"- **training** {float(row['train_seconds']) / 60:.1f} minutes of its members' "
-        f"training, {float(row['train_pflop']):.3g} PFLOP{info.get('machine', '')}",
+        f"training{', ' + compute if (compute := compute_text(row['train_pflop'])) else ''}"
+        f"{info.get('machine', '')}",
         f"- **made** {info['date']} with {info['software']}",
         "",
         "## Rebuild it",

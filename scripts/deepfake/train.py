@@ -60,6 +60,7 @@ from deepfake.checkpoint import (
 from deepfake.cnn_model import CnnModel
 from deepfake.feeder import PREDICT_BATCH, ArrayBatches, inputs, one_hot
 from deepfake.io import save_csv
+from deepfake.metrics import compute_text
 from deepfake.networks import build_model, train_flops_per_image
 from deepfake.optim import compile_model
 from deepfake.settings import TrainSettings
@@ -361,11 +362,11 @@ def train_cnn(
     val_proba = model.proba_from_inputs(val)
     summary = _summary(s, run, state, history, val_proba, val, network, train, n_freq)
     log.info(
-        "%s epoch %d of %d: val_accuracy %.4f%s; %.1f s training, %.3f PFLOP",
+        "%s epoch %d of %d: val_accuracy %.4f%s; %.1f s training, %s",
         *("best" if s.select_on_validation else "last", summary["best_epoch"], len(history)),
         summary["val_accuracy"],
         f" (TTA {'+'.join(s.tta)})" if s.tta else "",
-        *(summary["train_seconds"], summary["train_pflop"]),
+        *(summary["train_seconds"], compute_text(summary["train_pflop"])),
     )
     result = TrainResult(model, history, val_proba, summary, checkpoint)
     if out_dir is not None:
