@@ -94,16 +94,17 @@ def planned_jobs(output: str, rule: str) -> list[dict]:
     return jobs
 
 
-def slurm_gpu_dry_run(workdir: Path, data: Path, **env: str):
+def slurm_gpu_dry_run(workdir: Path, data: Path, *extra: str, **env: str):
     """The documented command, as a dry run: ``snakemake -n --profile profiles/slurm-gpu
-    --configfile config.best.yaml --config data_dir=...``."""
+    --configfile config.best.yaml --config data_dir=...`` (``extra``: more arguments),
+    with each job's listing (``--quiet host``: the workflow profile hides it)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("KERAS_BACKEND", raising=False)
         for name, value in env.items():
             patch.setenv(name, value)
         result = snakemake(
-            workdir, "-n", "--profile", "profiles/slurm-gpu", "--configfile", "config.best.yaml",
-            "--config", f"data_dir={data}", check=False,
+            workdir, "-n", "--quiet", "host", "--profile", "profiles/slurm-gpu", "--configfile",
+            "config.best.yaml", "--config", f"data_dir={data}", *extra, check=False,
         )  # fmt: skip
     output = result.stdout + result.stderr
     if result.returncode != 0 and re.search(r"\b(sbatch|sinfo|squeue|sacct|scontrol)\b", output):
@@ -189,3 +190,18 @@ def test_gpu_workflow_stops_loudly_on_a_missing_config(tmp_path):
     assert result.returncode == 1
     assert "no-such-overlay.yaml" in result.stderr
     assert not (tmp_path / "results.tgz").exists()
+
+
+def test_partition_and_account_come_from_the_command_line(best_workflow):
+    """As the README says: no tracked profile file to edit."""
+    workdir, data = best_workflow
+    returncode, output = slurm_gpu_dry_run(
+        workdir, data, "--default-resources", "slurm_partition=short", "slurm_account=lab",
+        KERAS_BACKEND="jax",
+    )  # fmt: skip
+    assert returncode == 0, output
+    for rule in ("ingest", "descriptors", "train_cnn"):
+        for job in planned_jobs(output, rule):
+            assert job["resources"]["slurm_partition"] == "short", (rule, job)
+            assert job["resources"]["slurm_account"] == "lab", (rule, job)
+    assert all(job["resources"]["gpu"] == "1" for job in planned_jobs(output, "train_cnn"))
