@@ -16,8 +16,9 @@ ENVS = sorted((REPO / "envs").glob("*.yaml"))
 # Only the GPU environment's accelerator stack is not in requirements.txt (it is in
 # requirements-gpu.txt).
 ENV_ONLY = {"jax"}
-# What requirements-gpu.txt leaves out of requirements.txt: JAX replaces TensorFlow.
-NOT_ON_GPU = {"tensorflow-cpu", "tensorboard"}
+# What requirements-gpu.txt leaves out of requirements.txt: JAX replaces TensorFlow (its
+# CPU-only build on Linux x86_64, the full one elsewhere).
+NOT_ON_GPU = {"tensorflow-cpu", "tensorflow", "tensorboard"}
 # The workflow engine and its config tools run outside the rules' environments.
 DRIVER_ONLY = {"snakemake", "snakemake-executor-plugin-slurm", "jsonschema", "pyyaml"}
 
@@ -52,6 +53,10 @@ def test_environment_pins_match_requirements(env_file):
         assert requirement.specifier == requirements[name].specifier, (
             f"{env_file.name}: {name}{requirement.specifier} but requirements.txt pins "
             f"{requirements[name].specifier}"
+        )
+        assert str(requirement.marker) == str(requirements[name].marker), (
+            f"{env_file.name}: {name} for {requirement.marker} but requirements.txt for "
+            f"{requirements[name].marker}"
         )
 
 
