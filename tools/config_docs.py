@@ -30,7 +30,9 @@ test keeps the two equal.
 Overlays merge over `config.yaml` key by key (`--configfile config.fast.yaml other.yaml`:
 dictionaries merge, lists and scalars replace). Single keys go on the command line:
 `--config data_dir=/path/to/data`, and nested values are read as YAML:
-`--config cnn='{train: [baseline, bins8]}'` or `--config knn='{k: [3, 5]}'`.
+`--config cnn='{train: [baseline, bins8]}'` or `--config knn='{k: [3, 5]}'`. A dotted key
+(`--config knn.k=[3,5]`) is refused by Snakemake itself, with a traceback of its own,
+before this workflow can say anything: use the nested form.
 """
 
 CNN_SETTINGS_INTRO = """\
