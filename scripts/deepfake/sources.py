@@ -5,6 +5,7 @@ editing a module reruns exactly the rules whose code uses it (Snakemake tracks t
 from __future__ import annotations
 
 import ast
+import functools
 import os
 from pathlib import Path
 
@@ -41,11 +42,17 @@ def package_modules(script: str | os.PathLike) -> list[str]:
     return sorted(str(p) for p in seen)
 
 
-def _imports(path: Path, package: Path) -> set[tuple[str, ...]]:
+def _imports(path: Path, package: Path) -> frozenset[tuple[str, ...]]:
     """The dotted names (as tuples) of the package's modules that ``path`` imports, and
     of the names its ``from ... import`` statements take from the package (modules or
-    not: :func:`_files` tells)."""
-    tree = ast.parse(path.read_bytes(), filename=str(path))
+    not: :func:`_files` tells). A text is parsed once (the workflow asks for every
+    rule's script, and most share their modules)."""
+    return _parsed_imports(path.read_bytes(), path, package)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_imports(source: bytes, path: Path, package: Path) -> frozenset[tuple[str, ...]]:
+    tree = ast.parse(source, filename=str(path))
     here = _package_of(path, package)  # where relative imports start; None: outside
     names: set[tuple[str, ...]] = set()
     for node in ast.walk(tree):
@@ -61,7 +68,7 @@ def _imports(path: Path, package: Path) -> set[tuple[str, ...]]:
                 continue
             names.add(base)
             names.update(base + (alias.name,) for alias in node.names if alias.name != "*")
-    return {name for name in names if name[0] == package.name}
+    return frozenset(name for name in names if name[0] == package.name)
 
 
 def _package_of(path: Path, package: Path) -> tuple[str, ...] | None:
