@@ -37,6 +37,7 @@ from deepfake import layout
 from deepfake.layout import SETS, Layout
 from deepfake.settings import TrainSettings
 from deepfake.sources import package_modules
+from deepfake.families import FAMILIES
 from deepfake.console import finished_message, quiet_scheduler, refuse, refusals
 
 # `--config knn='{k: [3, 5]}'` arrives with string leaves ('3'): read them as YAML
@@ -156,6 +157,19 @@ def code(script):
     rules whose code uses it. Relative paths: a moved checkout reruns nothing."""
     modules = package_modules(os.path.join(workflow.basedir, "scripts", script))
     return [os.path.relpath(m) for m in modules]
+
+
+def loader_code(script):
+    """``code(script)`` and the modules of every family's model class: predict and
+    ship_model load the chosen model's class by the name the registry records."""
+    modules = set(code(script))
+    for family in FAMILIES.values():
+        path = os.path.join(
+            "deepfake", family.model.split(":")[0].split(".")[-1] + ".py"
+        )
+        modules |= {os.path.relpath(os.path.join(workflow.basedir, "scripts", path))}
+        modules |= set(code(path))
+    return sorted(modules)
 
 
 def ingest_manifest(wildcards):
@@ -410,7 +424,7 @@ def predict_inputs(wildcards):
     return {
         "folder": predict_folder(),
         "model": files,
-        "code": code("predict.py"),
+        "code": loader_code("predict.py"),
     } | ({"detector": detector} if detector else {})
 
 

@@ -28,7 +28,7 @@ rule ship_model:
     card into one folder that rule predict and deepfake-predict load anywhere."""
     input:
         unpack(ship_inputs),
-        code=code("ship_model.py"),
+        code=loader_code("ship_model.py"),
     output:
         directory(config["ship"]["folder"]),
     log:

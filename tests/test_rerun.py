@@ -103,11 +103,6 @@ def test_jobs_load_only_the_code_their_rules_declare(run):
         assert modules <= declared, (rule, log, sorted(modules - declared))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="predict loads its model's class by the name deepfake.families records "
-    "(importlib), which its declared code does not follow",
-)
 def test_predict_loads_only_the_code_it_declares(run):
     folder = run / "predicted"
     folder.mkdir(exist_ok=True)
