@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,10 +68,15 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 
 
 def job_stats(output: str) -> dict[str, int]:
-    """Jobs per rule in the first "Job stats" table of snakemake's output; ``all`` left out."""
+    """Jobs per rule in the first "Job stats" table of snakemake's output (a dry run's), or
+    in the one line a run prints instead ("8 jobs: 1 evaluate, ..."); ``all`` left out."""
     counts: dict[str, int] = {}
     lines = output.splitlines()
     if "Job stats:" not in lines:
+        line = next((x for x in lines if re.match(r"^\d+ jobs: ", x)), "")
+        for part in line.partition(": ")[2].split(", ") if line else []:
+            n, rule = part.split()
+            counts[rule] = int(n)
         return counts
     for line in lines[lines.index("Job stats:") + 1 :]:
         parts = line.split()

@@ -87,7 +87,7 @@ def planned_jobs(output: str, rule: str) -> list[dict]:
     """Each planned job of ``rule`` in a dry run's output: its threads (1 when not
     printed) and resources."""
     jobs = []
-    for block in re.findall(rf"^rule {rule}:\n(.*?)(?:\n\n|\Z)", output, flags=re.M | re.S):
+    for block in re.findall(rf"^rule {rule}:\n((?:[ \t]+.*\n?)*)", output, flags=re.M):
         fields = dict(re.findall(r"^\s+(\w+): (.*)$", block, flags=re.M))
         resources = dict(item.split("=", 1) for item in fields["resources"].split(", "))
         jobs.append({"threads": int(fields.get("threads", 1)), "resources": resources})

@@ -97,7 +97,8 @@ def data_only(folder: Path) -> bool:
     """Every file of a model folder is data (no pickle) and every card of this format."""
     from deepfake.families import CARD_FORMAT
 
-    suffixes = {p.suffix for p in folder.rglob("*") if p.is_file()}
+    files = [p for p in folder.rglob("*") if p.is_file() and p.name != ".snakemake_timestamp"]
+    suffixes = {p.suffix for p in files}  # (Snakemake marks a directory output with that file)
     cards = [json.loads(p.read_text()) for p in folder.rglob("model.json")]
     return suffixes <= {".json", ".npz", ".keras", ".png", ".csv", ".md"} and all(
         card["format"] == CARD_FORMAT and "kind" not in card for card in cards
