@@ -178,3 +178,55 @@ def test_no_path_of_the_developers_machines():
         if "../shared" in line or "shared/data" in line
     ]
     assert hits == []
+
+
+def results_rows() -> list[list[str]]:
+    """The cells of the README's "Results at a glance" table, a row each."""
+    section = README.read_text().split("## Results at a glance", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("| ")]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[1:]]
+
+
+def test_the_results_table_has_one_row_per_config_that_ships():
+    configs = [re.findall(r"`(config[\w.]*\.yaml)`", row[0]) for row in results_rows()]
+    named = [c[0] for c in configs if c]
+    shipped = sorted(p.name for p in REPO.glob("config*.yaml") if p.name != "config.additions.yaml")
+    assert sorted(named) == shipped  # each once; config.additions.yaml is an experiment
+    for row in results_rows():
+        if row[0].startswith("`config") and "demo" not in row[3]:
+            assert re.search(r"20\d\d-\d\d-\d\d", row[3]), row  # dated
+
+
+def test_calibration_and_unknown_are_described_as_each_config_has_them():
+    readme = flat(README.read_text())
+    fast = yaml.safe_load((REPO / "config.fast.yaml").read_text())
+    default = yaml.safe_load((REPO / "config.yaml").read_text())
+    schema = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())
+    holdout = schema["properties"]["calibration"]["properties"]["holdout"]["default"]
+    assert f"`config.fast.yaml` holds {fast['calibration']['holdout']:.0%}" in readme
+    assert "calibration" not in default and holdout == 0
+    assert "the default config does neither (`calibration.holdout` 0: temperatures 1)" in readme
+    assert fast["unknowns"]["descriptors"] and not default.get("unknowns")
+    # the rates of unknown the README gives are the measured ones (docs/results.md)
+    results = flat((DOCS / "results.md").read_text())
+    photos = re.search(r"natural photographs .*?\| (\d+) \| [\d.]+ \| ([\d.]+)%", results)
+    false = re.search(r"\(false unknowns\) \| [\d,]+ \| \| ([\d.]+)%", results)
+    said = re.search(
+        r"calls (\d+)% of (\d+) crops of natural photographs unknown and (\d+)%", readme
+    )
+    assert photos and false and said
+    assert (int(said[1]), said[2]) == (round(float(photos[2])), photos[1])
+    assert int(said[3]) == round(float(false[1]))
+
+
+def test_the_readmes_time_for_the_first_command_is_the_measured_one():
+    """The README's "about N minutes" is the newest row of docs/performance.md's table of
+    the main command, rounded up."""
+    said = re.search(
+        r"The first command takes about (\d+) minutes on 2 cores", flat(README.read_text())
+    )
+    section = (DOCS / "performance.md").read_text().split("## The README's main command", 1)[1]
+    totals = re.findall(r"^\| .*\| \*\*(\d+) min (\d+) s\*\* \|", section, flags=re.M)
+    assert said and totals, "the README and docs/performance.md state the main command's time"
+    minutes, seconds = map(int, totals[-1])
+    assert int(said[1]) == minutes + (seconds > 0)
