@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import yaml
+from conftest import REPO
 
 from deepfake.augment import AugmentParams, augment_image, augment_split
+
+
+def augment_params(copies: int = 1, seed: int = 0, **given) -> AugmentParams:
+    """The augment section with the schema's defaults, and the test's own choices."""
+    schema = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())
+    section = schema["properties"]["augment"]["properties"]
+    defaults = {key: spec["default"] for key, spec in section.items() if "default" in spec}
+    return AugmentParams(**(defaults | {"copies": copies, "seed": seed} | given))
 
 
 def real_batch(real_images, per_class=2):
@@ -18,7 +28,7 @@ def real_batch(real_images, per_class=2):
 
 def test_layout_originals_first_then_copies(real_images):
     images, ids, labels = real_batch(real_images)
-    out = augment_split(images, ids, labels, AugmentParams(copies=2, seed=1))
+    out = augment_split(images, ids, labels, augment_params(copies=2, seed=1))
     n = len(images)
     assert out["images"].shape == (3 * n, 100, 100, 3) and out["images"].dtype == np.uint8
     np.testing.assert_array_equal(out["images"][:n], images)
@@ -30,7 +40,7 @@ def test_layout_originals_first_then_copies(real_images):
 
 def test_copies_differ_from_originals_but_stay_close(real_images):
     images, ids, labels = real_batch(real_images)
-    out = augment_split(images, ids, labels, AugmentParams(copies=1, seed=1))
+    out = augment_split(images, ids, labels, augment_params(copies=1, seed=1))
     n = len(images)
     diff = np.abs(out["images"][n:].astype(int) - images.astype(int)).mean(axis=(1, 2, 3))
     assert (diff > 0.5).all()  # every copy changed
@@ -41,16 +51,16 @@ def test_copies_differ_from_originals_but_stay_close(real_images):
 
 def test_same_seed_same_copies_other_seed_other_copies(real_images):
     images, ids, labels = real_batch(real_images)
-    first = augment_split(images, ids, labels, AugmentParams(copies=1, seed=5))
-    again = augment_split(images, ids, labels, AugmentParams(copies=1, seed=5))
-    other = augment_split(images, ids, labels, AugmentParams(copies=1, seed=6))
+    first = augment_split(images, ids, labels, augment_params(copies=1, seed=5))
+    again = augment_split(images, ids, labels, augment_params(copies=1, seed=5))
+    other = augment_split(images, ids, labels, augment_params(copies=1, seed=6))
     np.testing.assert_array_equal(first["images"], again["images"])
     assert not np.array_equal(first["images"], other["images"])
 
 
 def test_identity_parameters_give_the_image_back(real_images):
     images, _, _ = real_batch(real_images, per_class=1)
-    identity = AugmentParams(
+    identity = augment_params(
         copies=1, hflip=False, max_rotation_deg=0, max_shift_frac=0,
         min_crop_frac=1, brightness=0, contrast=0,
     )  # fmt: skip
@@ -60,7 +70,7 @@ def test_identity_parameters_give_the_image_back(real_images):
 
 def test_brightness_saturates_instead_of_wrapping():
     white = np.full((100, 100, 3), 250, dtype=np.uint8)
-    params = AugmentParams(hflip=False, max_rotation_deg=0, max_shift_frac=0, min_crop_frac=1,
+    params = augment_params(hflip=False, max_rotation_deg=0, max_shift_frac=0, min_crop_frac=1,
                            brightness=0.5, contrast=0)  # fmt: skip
     rng = np.random.default_rng(0)
     outs = [augment_image(white, rng, params) for _ in range(20)]
@@ -70,5 +80,5 @@ def test_brightness_saturates_instead_of_wrapping():
 
 def test_no_copies_is_the_original_set(real_images):
     images, ids, labels = real_batch(real_images)
-    out = augment_split(images, ids, labels, AugmentParams(copies=0))
+    out = augment_split(images, ids, labels, augment_params(copies=0))
     np.testing.assert_array_equal(out["images"], images)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
+import yaml
 from conftest import REPO, load_config, validated
 
 from deepfake.config import (
@@ -179,3 +181,40 @@ def test_a_broken_link_still_has_a_manifest(tmp_path):
     (tmp_path / "a.png").write_bytes(b"one")
     (tmp_path / "gone.png").symlink_to(tmp_path / "nowhere.png")
     assert folder_manifest(tmp_path).startswith("2 files")
+
+
+def schema_defaults(schema: dict, path: tuple = ()) -> dict:
+    """Every leaf default of the schema, by its dotted path."""
+    found = {}
+    for key, spec in schema.get("properties", {}).items():
+        if "properties" in spec:
+            found |= schema_defaults(spec, (*path, key))
+        elif "default" in spec:
+            found[".".join((*path, key))] = spec["default"]
+    return found
+
+
+def leaves(config: dict, path: tuple = ()) -> dict:
+    found = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            found |= leaves(value, (*path, key))
+        else:
+            found[".".join((*path, key))] = value
+    return found
+
+
+def test_a_default_has_one_home_the_schema():
+    """config.yaml sets only what differs from the schema's defaults; the defaults it shows
+    for reading, commented out (``# key: value``), are the schema's."""
+    schema = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())
+    defaults = schema_defaults(schema)
+    text = (REPO / "config.yaml").read_text()
+    set_here = leaves(yaml.safe_load(text))
+    assert [k for k, v in set_here.items() if k in defaults and defaults[k] == v] == []
+    shown = re.sub(r"^(\s*)# (\w+:)", r"\1\2", text, flags=re.M)  # every `# key:` uncommented
+    keys = [line for line in shown.splitlines() if re.match(r"^\s*\w+:", line)]
+    parsed = yaml.safe_load("\n".join(keys))
+    commented = {k: v for k, v in leaves(parsed).items() if k not in set_here and k in defaults}
+    assert commented, "config.yaml shows the defaults it leaves to the schema"
+    assert {k: v for k, v in commented.items() if defaults[k] != v} == {}

@@ -102,7 +102,9 @@ def test_every_model_family_is_named_where_predict_model_is_described():
     assert [f for f in FAMILIES if f"`{f}`" not in paragraphs[0]] == []
 
     lines = (REPO / "config.yaml").read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("predict_dir:"))
+    start = next(
+        i for i, line in enumerate(lines) if line.startswith(("predict_dir:", "# predict_dir:"))
+    )
     comment = []
     for line in reversed(lines[:start]):
         if not line.startswith("#"):

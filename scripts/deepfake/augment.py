@@ -10,16 +10,17 @@ import numpy as np
 
 @dataclass(frozen=True)
 class AugmentParams:
-    """The ``augment`` section of the config."""
+    """The ``augment`` section of the config, every key given (the schema holds the
+    defaults: schemas/config.schema.yaml)."""
 
-    copies: int = 1
-    seed: int = 0
-    hflip: bool = True
-    max_rotation_deg: float = 10.0
-    max_shift_frac: float = 0.08
-    min_crop_frac: float = 0.85
-    brightness: float = 0.1
-    contrast: float = 0.1
+    copies: int
+    seed: int
+    hflip: bool
+    max_rotation_deg: float
+    max_shift_frac: float
+    min_crop_frac: float
+    brightness: float
+    contrast: float
 
 
 def augment_image(image: np.ndarray, rng: np.random.Generator, p: AugmentParams) -> np.ndarray:
