@@ -461,7 +461,8 @@ def ship_inputs(wildcards):
     """The packed model's files, the metrics its card reads, the unknown-image detector,
     the reliability figure and the validation images the check is made of."""
     model = shipped_model()
-    members = ensemble_members(config) if layout.family(model) == "ensemble" else []
+    combines = FAMILIES[layout.family(model)].combines
+    members = ensemble_members(config) if combines else []
     if not config["unknowns"]["descriptors"]:
         raise ValueError(
             "ship_model packs the unknown-image detector, so set unknowns.descriptors"

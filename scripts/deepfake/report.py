@@ -83,7 +83,7 @@ def protocol_text(metrics: Mapping) -> str:
 def training_time(metrics: Mapping) -> str:
     seconds = float(metrics["train_seconds"])
     text = f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
-    if metrics["model"] == "ensemble":
+    if FAMILIES[metrics["model"]].combines:
         return f"{text} (its members')"
     if "epochs_run" in metrics:
         text += (
