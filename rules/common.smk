@@ -157,7 +157,7 @@ def code(script):
 def family_code(family):
     """The modules of a family's model class, which the jobs that train, predict or
     ship its models load by the name the registry records (``Family.model``)."""
-    path = os.path.join("deepfake", family.module.split(".")[-1] + ".py")
+    path = os.path.join("deepfake", family.module_name.split(".")[-1] + ".py")
     own = os.path.relpath(os.path.join(workflow.basedir, "scripts", path))
     return sorted({own, *code(path)})
 

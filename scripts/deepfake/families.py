@@ -70,7 +70,7 @@ class Family:
         return getattr(importlib.import_module(module), name)
 
     @property
-    def module(self) -> str:
+    def module_name(self) -> str:
         """The module of its model class (``deepfake.knn_model``)."""
         return self.model.split(":")[0]
 
