@@ -155,9 +155,7 @@ def differences(workdir) -> set[str]:
             if p.is_file() and "__pycache__" not in p.parts
         }
         found |= ours ^ theirs
-        found |= {
-            f for f in ours & theirs if not filecmp.cmp(REPO / f, workdir / f, shallow=False)
-        }
+        found |= {f for f in ours & theirs if not filecmp.cmp(REPO / f, workdir / f, shallow=False)}
     return found
 
 
