@@ -35,7 +35,7 @@ SUMMARY_HEADINGS = {
 # the columns).
 SUMMARY_EXPLAINED = {
     "model": "the model's family and name; its card (menu: Model cards) has the details",
-    "family": ", ".join(f"{f.name} ({f.title})" for f in FAMILIES.values()),
+    "family": ", ".join(f"{f.name} ({f.title})" if f.title else f.name for f in FAMILIES.values()),
     "val_accuracy": "the share of validation images whose most probable class is the "
     "true one; rows are ranked by it",
     "macro_f1": "the mean of the five classes' F1 scores (each class weighs the same)",
