@@ -15,14 +15,10 @@ from deepfake.config import (
     check_predict_model,
     check_refit,
     choose_model,
-    descriptor_name,
-    ensemble_members,
     inference_files,
     merge,
     model_folder,
     models,
-    normalised,
-    trained_variants,
     typed_cli_values,
 )
 from deepfake.datafolder import (
@@ -34,10 +30,17 @@ from deepfake.datafolder import (
     prediction_files,
 )
 from deepfake import layout
-from deepfake.layout import SETS, Layout
-from deepfake.settings import TrainSettings
+from deepfake.layout import SETS, Layout, output_name
+from deepfake.settings import IMAGE_DESCRIPTORS, TrainSettings
 from deepfake.sources import package_modules
-from deepfake.families import FAMILIES
+from deepfake.families import (
+    FAMILIES,
+    descriptor_families,
+    descriptor_name,
+    ensemble_members,
+    normalised,
+    trained_variants,
+)
 from deepfake.console import finished_message, quiet_scheduler, refuse, refusals
 
 # `--config knn='{k: [3, 5]}'` arrives with string leaves ('3'): read them as YAML
@@ -127,14 +130,6 @@ if config["data_dir"] != DEMO:
 DATA = data_record(config["data_dir"], config["demo"], refit=REFIT)
 
 
-def combination():
-    """knn.combination with its groups named as their output folders."""
-    combo = config["knn"]["combination"]
-    return normalised(
-        combo | {"groups": [descriptor_name(config, g) for g in combo["groups"]]}
-    )
-
-
 def cnn_settings(variant):
     """The variant's settings (cnn.base with its overrides, every default filled in)."""
     return TrainSettings.from_config(config, variant)
@@ -159,16 +154,20 @@ def code(script):
     return [os.path.relpath(m) for m in modules]
 
 
+def family_code(family):
+    """The modules of a family's model class, which the jobs that train, predict or
+    ship its models load by the name the registry records (``Family.model``)."""
+    path = os.path.join("deepfake", family.module_name.split(".")[-1] + ".py")
+    own = os.path.relpath(os.path.join(workflow.basedir, "scripts", path))
+    return sorted({own, *code(path)})
+
+
 def loader_code(script):
     """``code(script)`` and the modules of every family's model class: predict and
     ship_model load the chosen model's class by the name the registry records."""
     modules = set(code(script))
     for family in FAMILIES.values():
-        path = os.path.join(
-            "deepfake", family.model.split(":")[0].split(".")[-1] + ".py"
-        )
-        modules |= {os.path.relpath(os.path.join(workflow.basedir, "scripts", path))}
-        modules |= set(code(path))
+        modules |= set(family_code(family))
     return sorted(modules)
 
 
@@ -286,33 +285,58 @@ def run_sets():
     return [s for s in SETS if s in needed]
 
 
-def knn_inputs(wildcards):
-    """Arrays (labels, and pixels for raw-pixel KNN) plus the descriptor files used
-    (one per group of the combination)."""
-    arrays = {f"{name}_arrays": R.arrays(s) for name, s in MODEL_SETS.items()}
-    if wildcards.features == "pixels":
-        return arrays
-    if wildcards.features == "combo":
-        groups = combination()["groups"]
-    else:
-        groups = [wildcards.features]
-    return arrays | {
-        f"{name}_features": [R.features(g, s) for g in groups]
-        for name, s in MODEL_SETS.items()
+# The shared model job (rules/model.smk) of the families on the file-level descriptors:
+# its inputs, outputs, params and resources, from the family's record of the registry.
+
+
+def model_inputs(family):
+    """The input function of a family's model job: the arrays of every set the models
+    learn from and predict (labels, and the images) and the descriptor files its model
+    reads (the groups the record names, in order; pixels come from the images)."""
+
+    def inputs(wildcards):
+        groups = family.descriptors(config, wildcards.name)
+        files = [g for g in groups if g not in IMAGE_DESCRIPTORS]
+        arrays = {f"{name}_arrays": R.arrays(s) for name, s in MODEL_SETS.items()}
+        if not files:
+            return arrays
+        return arrays | {
+            f"{name}_features": [R.features(g, s) for g in files]
+            for name, s in MODEL_SETS.items()
+        }
+
+    return inputs
+
+
+def model_outputs(family):
+    """A family's model folder (its files and the outputs its fit adds), its calibrated
+    probabilities and its metrics, named as the job writes them (deepfake.model_job)."""
+    folder = f"{family.name}/{{name}}"
+    files = [*family.files, *family.outputs]
+    named = {output_name(f): R.model_file(folder, f) for f in files}
+    return named | {
+        "val_proba": R.model_file(folder, layout.VAL_PROBA),
+        "test_proba": R.model_file(folder, layout.TEST_PROBA),
+        "holdout_proba": R.model_file(folder, layout.HOLDOUT_PROBA),
+        "metrics": R.model_file(folder, layout.METRICS),
     }
 
 
-def gbm_descriptors():
-    """gbm.descriptors as their output folders (hsv -> hsv<histogram_bins>)."""
-    return [descriptor_name(config, d) for d in config["gbm"]["descriptors"]]
+def model_params(family):
+    """The config values a family's job uses (its record's ``params``), the descriptor
+    groups it reads and what its models are trained on."""
+    return {
+        "family": family.name,
+        "descriptors": lambda w: family.descriptors(config, w.name),
+        "settings": lambda w: family.params(config, w.name),
+        "data": DATA,
+    }
 
 
-def gbm_inputs(wildcards):
-    """Labels and the descriptor files of each split, in gbm.descriptors order."""
-    arrays = {f"{name}_arrays": R.arrays(s) for name, s in MODEL_SETS.items()}
-    return arrays | {
-        f"{name}_features": [R.features(d, s) for d in gbm_descriptors()]
-        for name, s in MODEL_SETS.items()
+def model_resources(family):
+    return {
+        "mem_mb": lambda w, input: 2000 + family.memory * input.size_mb,
+        "runtime": 60,
     }
 
 
@@ -437,7 +461,8 @@ def ship_inputs(wildcards):
     """The packed model's files, the metrics its card reads, the unknown-image detector,
     the reliability figure and the validation images the check is made of."""
     model = shipped_model()
-    members = ensemble_members(config) if layout.family(model) == "ensemble" else []
+    combines = FAMILIES[layout.family(model)].combines
+    members = ensemble_members(config) if combines else []
     if not config["unknowns"]["descriptors"]:
         raise ValueError(
             "ship_model packs the unknown-image detector, so set unknowns.descriptors"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
@@ -14,6 +12,7 @@ import pytest
 from conftest import copy_workflow, load_config, snakemake
 from sklearn.neighbors import KNeighborsClassifier
 
+from deepfake.families import FAMILIES
 from deepfake.features import descriptor, hsv_histograms, pixel_features
 from deepfake.knn_search import (
     best_k,
@@ -28,9 +27,9 @@ from deepfake.knn_search import (
     pruned_pixel_neighbours,
     weight_grid,
 )
+from deepfake.model_job import run_job
 
 KS = [1, 3, 5, 7, 9, 11]
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 WEIGHTS = ["uniform", "distance"]
 
 
@@ -174,13 +173,11 @@ def groups_of(images):
 
 
 def run_knn_script(tmp_path, train, train_y, val, val_y, test, features="combo", threads=1):
-    """scripts/knn.py's main on one descriptor (default: the combination), on inputs
-    written here (so that a test can change one of them); returns its metrics."""
+    """The shared model job (what scripts/model.py runs) of a KNN on one descriptor
+    (default: the combination), on inputs written here (so that a test can change one of
+    them); returns its metrics."""
     from snakemake.iocontainers import Namedlist
 
-    spec = importlib.util.spec_from_file_location("knn_script", SCRIPTS / "knn.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
     inputs = {}
     groups = ("jointhsv", "spectrum", "lbp") if features == "combo" else (features,)
     tmp_path.mkdir(parents=True)
@@ -196,6 +193,14 @@ def run_knn_script(tmp_path, train, train_y, val, val_y, test, features="combo",
             inputs[f"{split}_features"].append(str(tmp_path / f"{name}_{split}.npy"))
             np.save(inputs[f"{split}_features"][-1], descriptor(name, images))
     out = tmp_path / "out"
+    settings = {"k": [1, 3, 5], "weights": WEIGHTS}
+    if features == "combo":
+        settings["combination"] = {
+            "groups": list(groups),
+            "group_weights": [0, 0.5, 1],
+            "folds": 3,
+            "seed": 0,
+        }
     smk = SimpleNamespace(
         input=Namedlist(fromdict=inputs),
         output=SimpleNamespace(
@@ -207,21 +212,16 @@ def run_knn_script(tmp_path, train, train_y, val, val_y, test, features="combo",
             test_proba=str(out / "test_proba.npy"),
             metrics=str(out / "metrics.json"),
         ),
-        wildcards=SimpleNamespace(features=features),
+        wildcards=SimpleNamespace(name=features),
         params=SimpleNamespace(
-            k=[1, 3, 5],
-            weights=WEIGHTS,
-            combination={
-                "groups": list(groups),
-                "group_weights": [0, 0.5, 1],
-                "folds": 3,
-                "seed": 0,
-            },
+            family="knn",
+            descriptors=list(groups),
+            settings=settings,
             data={"data_dir": "demo", "demo": True},
         ),
         threads=threads,
     )
-    script.main(smk)
+    run_job(smk, FAMILIES["knn"])
     return json.loads((out / "metrics.json").read_text())
 
 

@@ -38,7 +38,8 @@ def test_refit_needs_a_model_of_the_run_and_the_clean_protocol():
     config["refit"]["model"] = "cnn/baseline"
     # the report protocol picks epochs on validation; a KNN on one descriptor picks k there
     with pytest.raises(
-        ValueError, match=r"\['cnn/baseline'.*'knn/hsv16', 'knn/pixels'\] choose on the validation"
+        ValueError,
+        match=r"\['knn/hsv16', 'knn/pixels', 'cnn/baseline'.*\] choose on the validation",
     ):
         check_refit(config)
     config["cnn"]["select_on_validation"] = False

@@ -19,8 +19,16 @@ from collections.abc import Mapping
 import yaml
 
 from deepfake import layout
-from deepfake.families import FAMILIES
-from deepfake.settings import COMBINATION, FILE_DESCRIPTORS, KNN_FEATURES, TrainSettings
+from deepfake.families import (  # noqa: F401 (the config's vocabulary, read here too)
+    FAMILIES,
+    descriptor_name,
+    ensemble_members,
+    knn_feature_sets,
+    normalised,
+    trained_models,
+    trained_variants,
+)
+from deepfake.settings import FILE_DESCRIPTORS, KNN_FEATURES
 
 
 class ConfigError(ValueError):
@@ -67,85 +75,20 @@ def config_errors(config: Mapping, schema: Mapping) -> str:
     return "invalid config:\n  " + "\n  ".join(lines or ["(the schema refused it)"])
 
 
-def normalised(value):
-    """``value`` with every dict's keys sorted, recursively.
-
-    Snakemake compares a job's params by their repr, so two dicts with the same
-    items in another order would look changed; sorted dicts never do.
-    """
-    if isinstance(value, Mapping):
-        return {key: normalised(value[key]) for key in sorted(value)}
-    if isinstance(value, (list, tuple)):
-        return [normalised(v) for v in value]
-    return value
-
-
-def trained_variants(config: Mapping) -> list[str]:
-    """The variants to train: ``cnn.train`` (``all``: every variant), in config order."""
-    variants = list(config["cnn"]["variants"])
-    chosen = config["cnn"]["train"]
-    if chosen == "all":
-        return variants
-    unknown = [v for v in chosen if v not in variants]
-    if unknown:
-        raise ValueError(f"cnn.train names unknown variant(s) {unknown}; configured: {variants}")
-    return [v for v in variants if v in chosen]
-
-
-def descriptor_name(config: Mapping, name: str) -> str:
-    """A configured descriptor as its output folder: hsv -> hsv<histogram_bins>."""
-    return f"hsv{config['histogram_bins']}" if name == "hsv" else name
-
-
-def knn_feature_sets(config: Mapping) -> list[str]:
-    """KNN descriptors, named as their output folders: hsv<bins>, pixels, jointhsv,
-    spectrum, lbp, combo."""
-    return [descriptor_name(config, f) for f in config["knn"]["features"]]
-
-
-def gbm_models(config: Mapping) -> list[str]:
-    """The gradient-boosted model, when ``gbm.descriptors`` names any."""
-    gbm = config["gbm"]
-    return [f"gbm/{gbm['name']}"] if gbm["descriptors"] else []
-
-
-def trained_models(config: Mapping) -> list[str]:
-    """Every trained model, as ``family/name``."""
-    knn = [f"knn/{f}" for f in knn_feature_sets(config)]
-    return knn + gbm_models(config) + [f"cnn/{v}" for v in trained_variants(config)]
-
-
-def ensemble_members(config: Mapping) -> list[str]:
-    """The ensemble's members (default: every trained CNN variant); [] when fewer than
-    two. Any trained model may be listed, KNN ones included."""
-    members = config["ensemble"].get("members")  # no default: absent means the CNNs
-    if members is None:
-        members = [f"cnn/{v}" for v in trained_variants(config)]
-    unknown = sorted(set(members) - set(trained_models(config)))
-    if unknown:
-        raise ValueError(
-            f"config ensemble.members: {unknown} are not models of this run "
-            f"(choose from {trained_models(config)})"
-        )
-    return list(members) if len(members) >= 2 else []
-
-
-def ensemble_name(config: Mapping) -> str:
-    return config["ensemble"]["name"]
-
-
 def models(config: Mapping) -> list[str]:
-    """Every model of the run with predictions: the trained ones, then the ensemble."""
-    ensemble = [f"ensemble/{ensemble_name(config)}"] if ensemble_members(config) else []
-    return trained_models(config) + ensemble
+    """Every model of the run with predictions: the trained ones, then the combinations
+    (the ensemble), family by family as the registry lists them."""
+    combined = [m for f in FAMILIES.values() if f.combines for m in f.models(config)]
+    return trained_models(config) + combined
 
 
 def inference_files(config: Mapping, model: str) -> list[str]:
-    """The files a model's inference reads: its folder's, and an ensemble's members'."""
+    """The files a model's inference reads: its folder's, and a combination's (the
+    ensemble's) members'."""
     paths = layout.Layout(config["results_dir"])
-    family = layout.family(model)
-    files = [paths.model_file(model, name) for name in FAMILIES[family].files]
-    if family == "ensemble":
+    family = FAMILIES[layout.family(model)]
+    files = [paths.model_file(model, name) for name in family.files]
+    if family.combines:
         for member in ensemble_members(config):
             files += inference_files(config, member)
     return files
@@ -187,7 +130,8 @@ def choose_model(summary_csv: str | os.PathLike, wanted: str) -> str:
 
 
 def check_has_model(config: Mapping) -> None:
-    """Refuse a config that trains nothing (no KNN descriptor, no gbm, no CNN variant)."""
+    """Refuse a config that trains nothing (no KNN descriptor, no gbm, no CNN variant,
+    no model of any other family)."""
     if not trained_models(config):
         raise ValueError(
             "the config trains no model: knn.features and gbm.descriptors are empty and no "
@@ -198,7 +142,8 @@ def check_has_model(config: Mapping) -> None:
 def check_refit(config: Mapping) -> None:
     """With ``refit.model`` set, every model also learns from the validation images:
     refuse a model that is not of this run, and any model that would choose on those
-    images (the report protocol): a CNN variant selecting its epoch or stopping early, a
+    images (the report protocol), as each family of the registry says
+    (``Family.on_validation``): a CNN variant selecting its epoch or stopping early, a
     KNN on one descriptor choosing k and voting (each validation image would find
     itself)."""
     wanted = config["refit"]["model"]
@@ -208,17 +153,16 @@ def check_refit(config: Mapping) -> None:
         raise ValueError(
             f"config refit.model: {wanted!r} is no model of this run; choose from {models(config)}"
         )
-    cnns = [
-        f"cnn/{v}"
-        for v in trained_variants(config)
-        if TrainSettings.from_config(config, v).select_on_validation
-    ]
-    knns = [f"knn/{f}" for f in knn_feature_sets(config) if f != COMBINATION]
-    if cnns or knns:
+    choosing, fixes = [], []
+    for family in FAMILIES.values():
+        found = family.on_validation(config)
+        choosing += found
+        fixes += [family.on_validation_fix] if found and family.on_validation_fix else []
+    if choosing:
         raise ValueError(
-            f"config refit: {cnns + knns} choose on the validation images (report protocol), "
-            "which refit trains on; set cnn.select_on_validation: false and knn.features to "
-            "[combo] or [] (experiments/fast-refit.yaml does, over config.fast.yaml)"
+            f"config refit: {choosing} choose on the validation images (report protocol), "
+            f"which refit trains on; set {' and '.join(fixes)} "
+            "(experiments/fast-refit.yaml does, over config.fast.yaml)"
         )
 
 

@@ -2,13 +2,20 @@
 
 A family is its model class (a folder it can ``save`` and ``load``, whose object has
 ``predict_proba(images uint8 (N, 100, 100, 3)) -> (N, 5)``), the files of its folder
-that inference reads, the rule that makes its folders and what its choices owe to
-the validation split. The loader, the config checks, the wildcard constraints, the
-report and the tests read :data:`FAMILIES`, so a new family is its module, its rule
-and one line here.
+that inference reads, the rule that makes its folders, what its choices owe to the
+validation split, and what the workflow asks of a config for it: which models the
+config trains, what each model's job reads and uses. The loader, the config checks,
+the workflow's rules and their inputs, the wildcard constraints, predict, the report
+and the tests read :data:`FAMILIES`.
+
+A family on the file-level descriptors (``descriptors`` set) is trained by the one
+shared model job (:mod:`deepfake.model_job`, rule file ``rules/model.smk``): its
+model class provides ``fit_sets(sets, job) -> Fitted`` and the job does the rest
+(loading, calibration, the folder, the predictions, the metrics). So such a family is
+its model module, its section of the config schema and one record here.
 
 Standard library only at import time (Snakemake imports it at parse time); a model
-class is imported when a folder of its family is loaded.
+class is imported when a folder of its family is loaded or trained.
 """
 
 from __future__ import annotations
@@ -16,12 +23,18 @@ from __future__ import annotations
 import importlib
 import json
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from deepfake import layout
+from deepfake.settings import COMBINATION, TrainSettings
 
 CARD_FORMAT = 2  # version of a model folder's model.json (2: data only, its family under "family")
+
+
+def _none(config: Mapping) -> list[str]:
+    return []
 
 
 @dataclass(frozen=True)
@@ -29,12 +42,115 @@ class Family:
     name: str
     model: str  # "module:Class" of its model folder
     files: tuple[str, ...]  # the files of its folder that inference reads
-    rule: str  # the rule that writes its folders
     protocol: str  # what its choices owe to the validation split, in a few words
+    models: Callable[[Mapping], list[str]]  # the models ("family/name") a config trains
+    title: str = ""  # what it is, in a few words (the report's explanation of "family")
+    rule: str = ""  # the rule that writes its folders ("": the shared model rule, as name)
+    # The shared model job (families on the file-level descriptors; None: a rule of its own):
+    # the descriptor groups model ``name`` reads, as their output folders (hsv16, spectrum;
+    # pixels: the images themselves), and the config values its fit uses (its params).
+    descriptors: Callable[[Mapping, str], list[str]] | None = None
+    params: Callable[[Mapping, str], Mapping] = lambda config, name: {}
+    outputs: tuple[str, ...] = ()  # files its job writes besides these (knn: grid.csv)
+    threads: int = 2  # of its job
+    memory: int = 4  # its job's memory: 2 GB and this many MB per MB of its inputs
+    keras: bool = False  # loading a folder needs Keras configured first
+    # its models of a config that choose on validation (which refit refuses), and how
+    # a config chooses none of them
+    on_validation: Callable[[Mapping], list[str]] = _none
+    on_validation_fix: str = ""
+    combines: bool = False  # its models combine other models of the run (the ensemble)
+
+    def __post_init__(self):
+        if not self.rule:
+            object.__setattr__(self, "rule", self.name)
 
     def model_class(self):
         module, name = self.model.split(":")
         return getattr(importlib.import_module(module), name)
+
+    @property
+    def module_name(self) -> str:
+        """The module of its model class (``deepfake.knn_model``)."""
+        return self.model.split(":")[0]
+
+
+# ------------------------------------------------------ what a config asks of the families
+# (the config has been validated: the schema filled in every default)
+
+
+def normalised(value):
+    """``value`` with every dict's keys sorted, recursively.
+
+    Snakemake compares a job's params by their repr, so two dicts with the same
+    items in another order would look changed; sorted dicts never do.
+    """
+    if isinstance(value, Mapping):
+        return {key: normalised(value[key]) for key in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [normalised(v) for v in value]
+    return value
+
+
+def descriptor_name(config: Mapping, name: str) -> str:
+    """A configured descriptor as its output folder: hsv -> hsv<histogram_bins>."""
+    return f"hsv{config['histogram_bins']}" if name == "hsv" else name
+
+
+def knn_feature_sets(config: Mapping) -> list[str]:
+    """KNN descriptors, named as their output folders: hsv<bins>, pixels, jointhsv,
+    spectrum, lbp, combo."""
+    return [descriptor_name(config, f) for f in config["knn"]["features"]]
+
+
+def knn_combination(config: Mapping) -> dict:
+    """knn.combination with its groups named as their output folders."""
+    combo = config["knn"]["combination"]
+    return normalised(combo | {"groups": [descriptor_name(config, g) for g in combo["groups"]]})
+
+
+def knn_params(config: Mapping, name: str) -> dict:
+    """The grid a KNN chooses from (k, voting) and, for combo, the combination."""
+    knn = config["knn"]
+    grid = {"k": sorted(knn["k"]), "weights": sorted(knn["weights"])}
+    return grid | ({"combination": knn_combination(config)} if name == COMBINATION else {})
+
+
+def gbm_params(config: Mapping, name: str) -> dict:
+    """gbm's settings (the estimator's), without its name and descriptors."""
+    return normalised({k: v for k, v in config["gbm"].items() if k not in ("name", "descriptors")})
+
+
+def trained_variants(config: Mapping) -> list[str]:
+    """The variants to train: ``cnn.train`` (``all``: every variant), in config order."""
+    variants = list(config["cnn"]["variants"])
+    chosen = config["cnn"]["train"]
+    if chosen == "all":
+        return variants
+    unknown = [v for v in chosen if v not in variants]
+    if unknown:
+        raise ValueError(f"cnn.train names unknown variant(s) {unknown}; configured: {variants}")
+    return [v for v in variants if v in chosen]
+
+
+def trained_models(config: Mapping) -> list[str]:
+    """Every trained model, as ``family/name``, family by family."""
+    return [m for f in FAMILIES.values() if not f.combines for m in f.models(config)]
+
+
+def ensemble_members(config: Mapping) -> list[str]:
+    """The ensemble's members (default: every trained CNN variant); [] when fewer than
+    two. Any trained model may be listed, KNN ones included."""
+    members = config["ensemble"].get("members")  # no default: absent means the CNNs
+    if members is None:
+        members = [f"cnn/{v}" for v in trained_variants(config)]
+    unknown = sorted(set(members) - set(trained_models(config)))
+    if unknown:
+        raise ValueError(
+            f"config ensemble.members: {unknown} are not models of this run "
+            f"(choose from {trained_models(config)})"
+        )
+    return list(members) if len(members) >= 2 else []
 
 
 FAMILIES = {
@@ -44,34 +160,72 @@ FAMILIES = {
             "knn",
             "deepfake.knn_model:KnnModel",
             (layout.CARD, layout.REFERENCE),
-            "knn",
             "k and voting chosen on validation; for combo, weights, k and voting by "
             "cross-validation on the training split",
+            models=lambda config: [f"knn/{f}" for f in knn_feature_sets(config)],
+            title="nearest neighbours",
+            descriptors=lambda config, name: (
+                knn_combination(config)["groups"] if name == COMBINATION else [name]
+            ),
+            params=knn_params,
+            outputs=(layout.GRID,),
+            threads=4,
+            memory=6,
+            on_validation=lambda config: [
+                f"knn/{f}" for f in knn_feature_sets(config) if f != COMBINATION
+            ],
+            on_validation_fix="knn.features to [combo] or []",
         ),
         Family(
             "gbm",
             "deepfake.gbm_model:GbmModel",
             (layout.CARD, layout.TREES),
-            "gbm",
             "nothing chosen on validation",
+            models=lambda config: (
+                [f"gbm/{config['gbm']['name']}"] if config["gbm"]["descriptors"] else []
+            ),
+            title="gradient-boosted trees",
+            descriptors=lambda config, name: [
+                descriptor_name(config, d) for d in config["gbm"]["descriptors"]
+            ],
+            params=gbm_params,
         ),
         Family(
             "cnn",
             "deepfake.cnn_model:CnnModel",
             (layout.CARD, layout.NETWORK),
-            "train_cnn",
             "report protocol: validation picks the epoch, the rate and the stop; clean: "
             "validation scored once, at the end",
+            models=lambda config: [f"cnn/{v}" for v in trained_variants(config)],
+            title="a network",
+            rule="train_cnn",
+            keras=True,
+            on_validation=lambda config: [
+                f"cnn/{v}"
+                for v in trained_variants(config)
+                if TrainSettings.from_config(config, v).select_on_validation
+            ],
+            on_validation_fix="cnn.select_on_validation: false",
         ),
         Family(
             "ensemble",
             "deepfake.ensemble:EnsembleModel",
             (layout.CARD,),
-            "ensemble",
             "the members' own; their combination is fitted on nothing",
+            models=lambda config: (
+                [f"ensemble/{config['ensemble']['name']}"] if ensemble_members(config) else []
+            ),
+            title="its members' probabilities combined",
+            keras=True,  # its members may be networks
+            combines=True,
         ),
     )
 }
+
+
+def descriptor_families() -> list[Family]:
+    """The families the shared model job trains (rule file ``rules/model.smk``)."""
+    return [f for f in FAMILIES.values() if f.descriptors is not None]
 
 
 def save_card(

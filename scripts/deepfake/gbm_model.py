@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from deepfake import N_CLASSES, layout
-from deepfake.descriptor_model import DescriptorModel
+from deepfake.descriptor_model import DescriptorModel, Fitted, Job, LoadedSet
 from deepfake.families import read_card, save_card
 from deepfake.io import atomic_path
 
@@ -251,6 +251,15 @@ class GbmModel(DescriptorModel):
         if list(estimator.classes_) != list(range(N_CLASSES)):
             raise ValueError(f"the training labels hold classes {list(estimator.classes_)}")
         return cls(tuple(descriptors), Forest.from_estimator(estimator))
+
+    @classmethod
+    def fit_sets(cls, sets: Mapping[str, LoadedSet], job: Job) -> Fitted:
+        """The family's step of the shared model job: the trees on the training set's
+        descriptors side by side (nothing chosen on validation: clean)."""
+        train = sets["train"]
+        model = cls.fit(job.descriptors, train.groups, train.labels, job.settings)
+        n_features = int(sum(g.shape[1] for g in train.groups))
+        return Fitted(model, "clean", {"n_features": n_features})
 
     @staticmethod
     def stack(groups: Sequence[np.ndarray]) -> np.ndarray:

@@ -9,17 +9,29 @@ predict through :meth:`KnnModel.predict_proba`: the same search and votes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from deepfake import layout
-from deepfake.descriptor_model import DescriptorModel
+from deepfake.descriptor_model import DescriptorModel, Fitted, Job, LoadedSet
 from deepfake.families import read_card, save_card
 from deepfake.io import atomic_path
-from deepfake.knn_search import combine, knn_proba
+from deepfake.knn_search import (
+    best_k,
+    choose_combination,
+    combine,
+    cross_validate_combination,
+    group_scales,
+    knn_grid,
+    knn_proba,
+)
+from deepfake.settings import COMBINATION
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -61,6 +73,65 @@ class KnnModel(DescriptorModel):
         )
         model.reference = model.embed(groups)
         return model
+
+    @classmethod
+    def fit_sets(cls, sets: Mapping[str, LoadedSet], job: Job) -> Fitted:
+        """The family's step of the shared model job: on one descriptor, k and voting
+        chosen on validation (the report protocol; the grid of validation accuracies in
+        grid.csv); for the combination, group weights, k and voting by cross-validation
+        on the training split (validation scored once: clean; the cross-validation table
+        in grid.csv)."""
+        train, val = sets["train"], sets["validation"]
+        k, weights, threads = job.settings["k"], job.settings["weights"], job.threads
+        if job.name != COMBINATION:
+            grid, _ = knn_grid(
+                train.groups[0], train.labels, val.groups[0], val.labels, k, weights, threads
+            )
+            log.info("validation accuracy per (k, weights):\n%s", grid.to_string(index=False))
+            best, voting = best_k(grid)
+            model = cls.fit([job.name], train.groups, train.labels, best, voting, threads=threads)
+            return Fitted(
+                model,
+                "report",
+                {"best_k": model.k, "voting": model.voting},
+                {layout.GRID: grid},
+                features=job.name,
+            )
+        combo = job.settings["combination"]
+        cv = cross_validate_combination(
+            train.groups,
+            train.labels,
+            k,
+            weights,
+            combo["group_weights"],
+            combo["folds"],
+            combo["seed"],
+            threads,
+        )
+        chosen = choose_combination(cv)
+        log.info("cross-validation on the training split chose %s", chosen)
+        scales = group_scales(train.groups, seed=combo["seed"])
+        model = cls.fit(
+            combo["groups"],
+            train.groups,
+            train.labels,
+            chosen["k"],
+            chosen["weights"],
+            group_scales=scales,
+            group_weights=chosen["group_weights"],
+            threads=threads,
+        )
+        grid = cv.assign(group_weights=[" ".join(map(str, w)) for w in cv["group_weights"]])
+        metrics = {
+            "best_k": model.k,
+            "voting": model.voting,
+            "groups": list(combo["groups"]),
+            "group_weights": list(model.group_weights),
+            "group_scales": list(model.group_scales),
+            "cv_accuracy": chosen["cv_accuracy"],
+            "cv_folds": combo["folds"],
+        }
+        return Fitted(model, "clean", metrics, {layout.GRID: grid}, features=job.name)
 
     def embed(self, groups: Sequence[np.ndarray]) -> np.ndarray:
         """The rows searched: the one descriptor as it is, or the groups side by side,

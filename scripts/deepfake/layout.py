@@ -132,5 +132,11 @@ def card_name(model: str) -> str:
     return model.replace("/", "_") + ".html"
 
 
+def output_name(file: str) -> str:
+    """The name under which a model rule declares a file of its folder: ``card`` for
+    model.json, else the file's stem (``reference.npz`` -> ``reference``)."""
+    return "card" if file == CARD else Path(file).stem
+
+
 def family(model: str) -> str:
     return model.split("/")[0]

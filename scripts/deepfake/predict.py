@@ -216,10 +216,10 @@ def predict_with(
     """Load the model folder ``model_dir`` (and the unknown-image detector, if given)
     and write ``out`` with its attribution of every file of ``folder``: what rule
     predict and the ``deepfake-predict`` command both do. Returns the counts."""
-    from deepfake.families import load, read_card
+    from deepfake.families import FAMILIES, load, read_card
 
     card = read_card(model_dir)
-    if card["family"] != "knn":  # threads and determinism before keras loads
+    if FAMILIES[card["family"]].keras:  # threads and determinism before Keras loads
         from deepfake.backend import configure
 
         configure(threads=threads, deterministic=True, backend=backend)

@@ -35,8 +35,7 @@ SUMMARY_HEADINGS = {
 # the columns).
 SUMMARY_EXPLAINED = {
     "model": "the model's family and name; its card (menu: Model cards) has the details",
-    "family": "knn (nearest neighbours), gbm (gradient-boosted trees), cnn (a network) or "
-    "ensemble (its members' probabilities combined)",
+    "family": ", ".join(f"{f.name} ({f.title})" if f.title else f.name for f in FAMILIES.values()),
     "val_accuracy": "the share of validation images whose most probable class is the "
     "true one; rows are ranked by it",
     "macro_f1": "the mean of the five classes' F1 scores (each class weighs the same)",
@@ -46,7 +45,7 @@ SUMMARY_EXPLAINED = {
     "compare clean rows with clean rows",
     "train_seconds": "training wall time in seconds (an ensemble's: its members' sum)",
     "train_pflop": "training compute in PFLOP, counted for networks (an ensemble's: its "
-    "members' sum; 0 for knn and gbm)",
+    "members' sum; 0 for the other families)",
     "trained_on": "the images the model learned from: demo (synthetic) or the data "
     "folder, + validation when the validation images were learned from too (refit)",
 }
@@ -84,7 +83,7 @@ def protocol_text(metrics: Mapping) -> str:
 def training_time(metrics: Mapping) -> str:
     seconds = float(metrics["train_seconds"])
     text = f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
-    if metrics["model"] == "ensemble":
+    if FAMILIES[metrics["model"]].combines:
         return f"{text} (its members')"
     if "epochs_run" in metrics:
         text += (

@@ -44,6 +44,8 @@ FINGERPRINTS = FILE_DESCRIPTORS
 # the file-level ones, and combo (the weighted combination of knn.combination.groups).
 KNN_FEATURES = ("hsv", "pixels", *FILE_DESCRIPTORS, "combo")
 COMBINATION = "combo"
+# Descriptors a model computes from the images themselves (no file of the descriptor rules).
+IMAGE_DESCRIPTORS = ("pixels",)
 
 
 @dataclass(frozen=True)
