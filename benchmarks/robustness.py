@@ -14,13 +14,16 @@ class too), the expected calibration error (``deepfake.calibration.ece``), the s
 images called unknown, and the mean top probability of the wrong answers (how sure the
 model is when it errs).
 
-Refuses (exit 2) a model whose card says it was trained on these validation images
-(a refit on this folder), or cannot say what it was trained on.
+Refuses (exit 2) a model whose card says it was trained on these validation images (a
+refit on this folder; training images whose fingerprint is this folder's validation
+images, or its training and validation images together), or cannot say what it was
+trained on.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import sys
 import tempfile
@@ -210,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         backend = configure(threads=threads, deterministic=True)
     from deepfake.degrade import CONDITIONS, degrade_all
     from deepfake.families import load
-    from deepfake.layout import UNKNOWNS
+    from deepfake.layout import METRICS, UNKNOWNS
     from deepfake.predict import warning_of
     from deepfake.unknowns import UnknownDetector
 
@@ -228,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(images)} validation images of {args.data}",
     )
     print(f"# {args.model}: {why}")
+    recorded = args.model / METRICS
+    if recorded.is_file() and "val_accuracy" in (metrics := json.loads(recorded.read_text())):
+        print(f"# its own validation accuracy ({METRICS}): {metrics['val_accuracy']:.4f}")
     if warning := warning_of(card):
         print(f"# warning: {warning}")
     if detector is None:
