@@ -93,6 +93,20 @@ def planned_rules(workdir: Path, *args: str) -> dict[str, int]:
     return job_stats(snakemake(workdir, "-n", "--quiet", "rules", *args).stdout)
 
 
+def edited(run, module):
+    """Jobs per rule that a dry run plans after a comment line is appended to
+    ``scripts/deepfake/<module>`` (a real edit: Snakemake skips an input whose checksum
+    is unchanged, a bare touch); the file is put back as it was, its times too."""
+    path = run / "scripts" / "deepfake" / module
+    original, stat = path.read_bytes(), path.stat()
+    path.write_bytes(original + b"\n# an edit\n")
+    try:
+        return planned_rules(run)
+    finally:
+        path.write_bytes(original)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
 # A CNN small enough to train in seconds, for the training and backend tests.
 TINY_TRAIN_PARAMS = {
     "bins": 4,

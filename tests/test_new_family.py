@@ -13,12 +13,19 @@ from __future__ import annotations
 
 import filecmp
 import json
-import os
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, WORKFLOW_FILES, copy_workflow, load_config, planned_rules, snakemake
+from conftest import (
+    REPO,
+    WORKFLOW_FILES,
+    copy_workflow,
+    edited,
+    load_config,
+    planned_rules,
+    snakemake,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -222,13 +229,6 @@ def test_predict_answers_with_it_and_gives_back_its_validation_probabilities(run
 
 
 def test_editing_its_module_reruns_its_model_and_what_follows(run):
-    path = run / "scripts" / "deepfake" / "centroid_model.py"
-    original, stat = path.read_bytes(), path.stat()
-    path.write_bytes(original + b"\n# an edit\n")
-    try:
-        planned = planned_rules(run)
-    finally:
-        path.write_bytes(original)
-        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    planned = edited(run, "centroid_model.py")
     assert planned["centroid"] == 1 and planned["ensemble"] == 1
     assert "knn" not in planned and "descriptors" not in planned

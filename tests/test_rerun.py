@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 
 import cv2
@@ -11,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import copy_workflow, load_config, planned_rules, snakemake
+from conftest import copy_workflow, edited, load_config, planned_rules, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -75,20 +74,6 @@ def loaders(run, module):
         if f"scripts/deepfake/{module}" in loaded(run, log):
             found[rule] = found.get(rule, 0) + 1
     return found
-
-
-def edited(run, module):
-    """Jobs per rule that a dry run plans after a comment line is appended to
-    ``scripts/deepfake/<module>`` (a real edit: Snakemake skips an input whose checksum
-    is unchanged, a bare touch); the file is put back as it was, its times too."""
-    path = run / "scripts" / "deepfake" / module
-    original, stat = path.read_bytes(), path.stat()
-    path.write_bytes(original + b"\n# an edit\n")
-    try:
-        return planned_rules(run)
-    finally:
-        path.write_bytes(original)
-        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
 def test_jobs_load_only_the_code_their_rules_declare(run):
@@ -184,15 +169,7 @@ def test_overlay_reruns_only_the_variants_it_changes(run):
     ],
 )
 def test_editing_a_module_reruns_its_rules(run, module, expected):
-    # A real edit: Snakemake skips an input whose checksum is unchanged (a bare touch).
-    path = run / "scripts" / "deepfake" / module
-    original, stat = path.read_bytes(), path.stat()
-    path.write_bytes(original + b"\n# an edit\n")
-    try:
-        planned = planned_rules(run)
-    finally:
-        path.write_bytes(original)
-        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    planned = edited(run, module)
     assert set(planned) == set(expected), planned
     for rule, count in expected.items():
         if count is not None:
