@@ -403,7 +403,7 @@ def predict_folder():
     folder = str(config["predict_dir"]).rstrip("/")
     try:  # before the model loads
         prediction_files(folder)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         refuse(f"config predict_dir: {exc}")
     return folder
 
@@ -438,7 +438,9 @@ def unknown_detector():
 
 
 def predict_inputs(wildcards):
-    """The folder, the chosen model's files and the detector (nothing that retrains)."""
+    """The folder (checked first: before a summary is waited for, or any model loads),
+    the chosen model's files and the detector (nothing that retrains)."""
+    folder = predict_folder()
     model = predicted_model()
     if model_folder(model):
         files = sorted(str(p) for p in Path(model).rglob("*") if p.is_file())
@@ -446,7 +448,7 @@ def predict_inputs(wildcards):
         files = inference_files(config, model)
     detector = unknown_detector()
     return {
-        "folder": predict_folder(),
+        "folder": folder,
         "model": files,
         "code": loader_code("predict.py"),
     } | ({"detector": detector} if detector else {})

@@ -89,8 +89,12 @@ def job_stats(output: str) -> dict[str, int]:
 
 
 def planned_rules(workdir: Path, *args: str) -> dict[str, int]:
-    """Jobs per rule that a dry run would schedule (empty: nothing to do)."""
-    return job_stats(snakemake(workdir, "-n", "--quiet", "rules", *args).stdout)
+    """Jobs per rule that a dry run would schedule (empty: nothing to do, as Snakemake
+    says, not an output this cannot read)."""
+    result = snakemake(workdir, "-n", "--quiet", "rules", *args)
+    counts = job_stats(result.stdout)
+    assert counts or "Nothing to be done" in result.stdout + result.stderr, result.stdout
+    return counts
 
 
 def edited(run, module):

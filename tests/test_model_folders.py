@@ -123,3 +123,9 @@ def test_no_family_reads_a_pickle():
     for family in FAMILIES.values():
         for name in family.files:
             assert pathlib.Path(name).suffix in (".json", ".npz", ".keras"), name
+
+
+def test_a_card_whose_family_is_not_a_name_is_refused_in_a_line(tmp_path):
+    (tmp_path / "model.json").write_text('{"format": 2, "family": ["gbm"]}')
+    with pytest.raises(ValueError, match="unknown model family"):
+        read_card(tmp_path)

@@ -109,3 +109,17 @@ def test_a_run_ends_saying_where_its_results_are():
     assert job_counts({"knn": 6, "descriptors": 25, "all": 1, "total": 32}) == (
         "31 jobs: 25 descriptors, 6 knn"
     )
+
+
+def test_the_report_command_it_prints_survives_the_shell():
+    import shlex
+
+    from deepfake.console import finished_message
+    from deepfake.layout import Layout
+
+    config = {"knn": {"k": [3, 5]}, "results_dir": "my results", "data_dir": "/d"}
+    line = finished_message([], Layout("my results"), ["a b.yaml"], config).splitlines()[-1]
+    words = shlex.split(line.removeprefix("HTML report: "))
+    assert words[words.index("--configfile") + 1] == "a b.yaml"
+    given = words[words.index("--config") + 1 :]
+    assert given == ['knn={"k": [3, 5]}', "results_dir=my results", "data_dir=/d"]

@@ -74,3 +74,13 @@ def test_predict_without_images_stops_before_the_model_loads(workdir, tmp_path, 
         "unset": "Error: config predict_dir: predict needs a folder of images: set --config",
     }[folder]
     assert message.startswith(expected), message
+
+
+@pytest.mark.parametrize("dry", [True, False])
+def test_predict_with_the_best_model_checks_its_folder_before_any_training(workdir, tmp_path, dry):
+    """With predict_model best (the default), the summary it reads does not exist yet:
+    the folder is still checked first, so nothing trains for a typo."""
+    shutil.rmtree(workdir / "results", ignore_errors=True)
+    args = ["-n"] if dry else []
+    message = refusal(workdir, *args, "predict", "--config", f"predict_dir={tmp_path / 'typo'}")
+    assert message.startswith(f"Error: config predict_dir: {tmp_path / 'typo'}: no such folder")

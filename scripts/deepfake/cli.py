@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, OSError) as exc:
             print(f"deepfake-predict: error: {exc}", file=terminal)
             return 2
+        finally:  # the handler goes with the terminal stream it writes to
+            logging.root.removeHandler(handler)
         if not args.quiet:
             print(counts_line(counts), file=terminal)
         elif counts["failed"]:

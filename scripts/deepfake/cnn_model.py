@@ -72,7 +72,10 @@ class CnnModel:
 
         folder = Path(folder)
         card = read_card(folder)
-        network = keras.models.load_model(folder / card["network"], compile=False)
+        if card["network"] != layout.NETWORK:
+            raise ValueError(f"{folder}: its card names the network {card['network']!r}, "
+                             f"not {layout.NETWORK!r} beside it")  # fmt: skip
+        network = keras.models.load_model(folder / layout.NETWORK, compile=False, safe_mode=True)
         return cls(network, int(card["bins"]), tuple(card["fingerprint"]), tuple(card["tta"]))
 
 

@@ -7,9 +7,11 @@ only.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
+import shlex
 import sys
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -151,10 +153,13 @@ def finished_message(
         snakemake = os.path.relpath(argv0) if os.sep in argv0 else argv0
     lines = []
     if not targets or "all" in targets:
-        args = "".join(f" --configfile {f}" for f in configfiles)
+        args = "".join(f" --configfile {shlex.quote(str(f))}" for f in configfiles)
         given = {k: v for k, v in (config or {}).items() if not k.startswith("predict_")}
-        if given:
-            args += " --config " + " ".join(f"{k}={v}" for k, v in given.items())
+        if given:  # as the shell passes them back: nested values as JSON (which is YAML)
+            args += " --config " + " ".join(
+                shlex.quote(f"{k}={json.dumps(v) if isinstance(v, (dict, list)) else v}")
+                for k, v in given.items()
+            )
         lines += [
             f"Summary of every model: {layout.summary()}",
             f"Submission: {layout.submission()}",

@@ -266,7 +266,8 @@ def read_card(folder: str | os.PathLike) -> dict:
             "workflow for a run's models, `snakemake ship_model` with its recipe for a "
             "shipped model"
         )
-    if card.get("family") not in FAMILIES:
+    family = card.get("family")
+    if not isinstance(family, str) or family not in FAMILIES:
         raise ValueError(
             f"{path}: unknown model family {card.get('family')!r} (families: {', '.join(FAMILIES)})"
         )

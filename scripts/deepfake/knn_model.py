@@ -170,7 +170,10 @@ class KnnModel(DescriptorModel):
     def load(cls, folder: str | Path, threads: int = 1) -> KnnModel:
         folder = Path(folder)
         card = read_card(folder)
-        with np.load(folder / card["reference"], allow_pickle=False) as data:
+        if card["reference"] != layout.REFERENCE:
+            raise ValueError(f"{folder}: its card names the reference {card['reference']!r}, "
+                             f"not {layout.REFERENCE!r} beside it")  # fmt: skip
+        with np.load(folder / layout.REFERENCE, allow_pickle=False) as data:
             reference, labels = data["x"], data["y"]
         scales, weights = card["group_scales"], card["group_weights"]
         return cls(

@@ -76,12 +76,12 @@ def finish(
     model = fitted.model
     raw = {n: model.proba_from_descriptors(s.groups) for n, s in sets.items() if n != "train"}
     temperature, proba, calibration = calibrated(raw, {n: s.labels for n, s in sets.items()})
-    model.save(Path(output.card).parent, data=data, temperature=temperature)
     if set(fitted.files) != set(family.outputs):
         raise ValueError(
             f"{family.name}'s fit wrote {sorted(fitted.files)}; its record declares "
             f"{sorted(family.outputs)}"
         )
+    model.save(Path(output.card).parent, data=data, temperature=temperature)
     for file, content in fitted.files.items():
         write_file(getattr(output, output_name(file)), content)
     save_predictions(output, proba)
