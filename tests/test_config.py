@@ -14,15 +14,12 @@ from deepfake.config import (
     check_config,
     check_predict_model,
     choose_model,
-    ensemble_members,
     inference_files,
     models,
-    normalised,
-    trained_models,
-    trained_variants,
     typed_cli_values,
 )
 from deepfake.datafolder import check_data_folder, data_record, folder_manifest
+from deepfake.families import ensemble_members, normalised, trained_models, trained_variants
 from deepfake.settings import TrainSettings
 
 

@@ -16,10 +16,9 @@ from snakemake.utils import validate
 from deepfake.config import (
     check_has_model,
     check_refit,
-    ensemble_members,
     merge,
-    trained_variants,
 )
+from deepfake.families import ensemble_members, trained_variants
 
 SCHEMA = str(REPO / "schemas" / "config.schema.yaml")
 CONFIGS = ["config.yaml", *sorted(p.name for p in REPO.glob("config.*.yaml"))]

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from deepfake.console import quiet_libraries
 from deepfake.threads import cap_environment
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,8 @@ def configure(
     # JAX takes most of a GPU's memory at start by default; jobs that share a GPU (several
     # train_cnn at once) take what they need instead.
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-    # Keep TensorFlow's C++ INFO lines (oneDNN notices, CPU feature guard) out of logs.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    # TensorFlow's C++ INFO and WARNING lines (oneDNN notices, CPU feature guard) kept out.
+    quiet_libraries()
     if threads is not None:
         threads = cap_environment(threads)
     # TensorFlow's op determinism, which its XLA path refuses (see jit_compile).

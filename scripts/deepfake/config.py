@@ -19,15 +19,7 @@ from collections.abc import Mapping
 import yaml
 
 from deepfake import layout
-from deepfake.families import (  # noqa: F401 (the config's vocabulary, read here too)
-    FAMILIES,
-    descriptor_name,
-    ensemble_members,
-    knn_feature_sets,
-    normalised,
-    trained_models,
-    trained_variants,
-)
+from deepfake.families import FAMILIES, ensemble_members, trained_models
 from deepfake.settings import FILE_DESCRIPTORS, KNN_FEATURES
 
 

@@ -105,10 +105,13 @@ def files_of(folder: str | Path) -> tuple[Path, list[str]]:
     return path, prediction_files(path)
 
 
-def chunks(folder: str | Path, size: int = CHUNK, threads: int = 1) -> Iterator[NewImages]:
-    """The folder's files, decoded ``size`` at a time, in name order (``folder`` may also
-    be one image file: a chunk of one)."""
-    folder, names = files_of(folder)
+def chunks(
+    folder: str | Path, size: int = CHUNK, threads: int = 1, names: Sequence[str] | None = None
+) -> Iterator[NewImages]:
+    """The folder's files (``names``, default :func:`files_of` it), decoded ``size`` at a
+    time, in name order (``folder`` may also be one image file: a chunk of one)."""
+    if names is None:
+        folder, names = files_of(folder)
     for start in range(0, len(names), size):
         yield read_images(folder, names[start : start + size], threads)
 
@@ -179,12 +182,12 @@ def predict_folder(
     :class:`deepfake.unknowns.UnknownDetector`, or None; ``with_model``: the detector
     was fitted with this model's uncertainty (its score then combines both);
     ``progress(files done, files in all)``: called after each chunk."""
-    total = len(files_of(folder)[1])
+    where, names = files_of(folder)  # listed once
     files = failed = unknown = 0
     with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
-        for new in chunks(folder, size, threads):
+        for new in chunks(where, size, threads, names):
             proba = (
                 model.predict_proba(new.images)
                 if len(new.images)
@@ -198,7 +201,7 @@ def predict_folder(
             files += len(new.names)
             failed += int((~new.decoded).sum())
             if progress:
-                progress(files, total)
+                progress(files, len(names))
         handle.flush()
     return {"files": files, "failed": failed, "unknown": unknown}
 
