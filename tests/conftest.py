@@ -1,7 +1,13 @@
-"""Shared fixtures: real images from the shared sample, and workflow copies to run."""
+"""Shared fixtures: real images from the shared sample, and workflow copies to run.
+
+Whole demo runs are the suite's cost. A run that several test files read is built once
+per session (:func:`shared_run`: on disk, locked across the xdist workers) and each file
+works in its own copy of it (:func:`copy_run`), so none sees another's edits."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import shutil
@@ -46,6 +52,81 @@ def copy_workflow(dest: Path, config: dict) -> Path:
         elif source.exists():
             shutil.copy2(source, dest / name)
     (dest / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return dest
+
+
+def _runs_root(tmp_path_factory) -> Path:
+    """The folder of the session's shared runs: one for all xdist workers (their base
+    temporary folders share a parent) where a lock can be held across processes, else
+    each worker's own."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER") and _can_lock():
+        base = base.parent
+    root = base / "shared_runs"
+    root.mkdir(exist_ok=True)
+    return root
+
+
+def _can_lock() -> bool:
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:  # Windows
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """Holds an exclusive lock on ``path`` (created) across processes; where there is
+    no ``fcntl`` (Windows) no lock, and :func:`_runs_root` gives each worker its own."""
+    if not _can_lock():
+        yield
+        return
+    import fcntl
+
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def shared_run(tmp_path_factory, name: str, config: dict, *steps: tuple[str, ...]) -> Path:
+    """The workflow with ``config`` run to completion once per session: the first test
+    file that asks builds it (``snakemake`` with each of ``steps``' arguments in turn;
+    none: one plain run), the others wait for it and find it done. The terminal output
+    of every step is kept beside it (:func:`shared_output`). Read it, never change it:
+    a test file that runs anything in it takes :func:`copy_run`."""
+    root = _runs_root(tmp_path_factory)
+    workdir, done = root / name, root / f"{name}.done.json"
+    with _locked(root / f"{name}.lock"):
+        if done.exists():
+            recorded = json.loads(done.read_text())
+            if recorded["config"] != config or recorded["steps"] != [list(s) for s in steps]:
+                raise AssertionError(f"shared run {name!r} asked for with two configs")
+            return workdir
+        shutil.rmtree(workdir, ignore_errors=True)  # a build that failed half-way
+        copy_workflow(workdir, config)
+        outputs = []
+        for args in steps or ((),):
+            result = snakemake(workdir, *args)
+            outputs.append({"args": list(args), "stdout": result.stdout, "stderr": result.stderr})
+        (root / f"{name}.outputs.json").write_text(json.dumps(outputs))
+        done.write_text(json.dumps({"config": config, "steps": [list(s) for s in steps]}))
+    return workdir
+
+
+def shared_output(run: Path) -> list[dict]:
+    """The terminal output of each step that built a :func:`shared_run` (``args``,
+    ``stdout``, ``stderr``)."""
+    return json.loads((run.parent / f"{run.name}.outputs.json").read_text())
+
+
+def copy_run(run: Path, dest: Path) -> Path:
+    """A copy of a finished run that a test may change: files, times and Snakemake's
+    records, so Snakemake finds it as complete as the original."""
+    shutil.copytree(run, dest, symlinks=True)
     return dest
 
 
@@ -171,3 +252,61 @@ def real_images(sample) -> dict[str, list[Path]]:
         int(label): [sample / "train" / f"{i}.png" for i in rows["image_id"][:20]]
         for label, rows in frame.groupby("label")
     }
+
+
+@pytest.fixture(scope="session")
+def tiny_run_shared(tmp_path_factory) -> Path:
+    """tests/configs/tiny.yaml run once on the demo data (read it; copy it to change)."""
+    return shared_run(tmp_path_factory, "tiny", load_config("tiny"))
+
+
+# Every model kind in one tiny run (tests/test_predict_workflow.py, test_shipped_model.py,
+# test_entry_points.py): each descriptor's KNN (both votings among them), raw pixels, the
+# combination, the gradient-boosted trees, each network (a CNN with the fingerprint input,
+# one with test-time augmentation, one trained on random crops), an ensemble of three
+# families, the unknown-image detector and a shipped folder of that ensemble.
+NETWORK_VARIANTS = {
+    "paper": {"network": "paper", "filters": [4, 4, 8, 8, 8]},
+    "resnet": {"network": "resnet", "filters": [4, 8], "blocks": [1, 0]},
+    "fast": {"network": "fast", "patch": 4, "filters": [4, 8], "blocks": [1, 1]},
+    "fast_fp": {
+        "network": "fast",
+        "patch": 4,
+        "filters": [4, 8],
+        "fingerprint": ["spectrum", "cooc"],
+    },
+    "fast_tta": {"network": "fast", "patch": 4, "filters": [4, 8], "tta": ["hflip", "vflip"]},
+    "fast_crop": {"network": "fast", "patch": 4, "filters": [4, 8], "crop": 48, "precise_bn": 64},
+}
+
+
+def every_model_config() -> dict:
+    config = load_config("tiny")
+    config["knn"] = {
+        "k": [1, 3, 5],
+        "weights": ["uniform", "distance"],
+        "features": ["hsv", "pixels", "jointhsv", "spectrum", "lbp", "combo"],
+        "combination": {"groups": ["hsv", "spectrum", "lbp"], "group_weights": [0, 1]},
+    }
+    config["gbm"] = {"descriptors": ["hsv", "cooc"], "max_iter": 10}
+    config["cnn"]["select_on_validation"] = False
+    config["cnn"]["base"] |= {"hist_units": 8, "dense_units": 16, "epochs": 1, "batch_size": 32}
+    config["cnn"]["variants"] = NETWORK_VARIANTS
+    config["cnn"]["threads"] = 1  # two variants train side by side
+    config["ensemble"] = {
+        "name": "mixed",
+        "members": ["cnn/paper", "knn/combo", "gbm/fingerprints"],
+        "combine": "geometric",
+    }
+    # every model's temperature is fitted on held-out training images
+    config["calibration"] = {"holdout": 0.2, "seed": 1}
+    config["unknowns"] = {"descriptors": ["cooc", "spectrum", "hsv"], "dims": 8}
+    config["ship"] = {"model": "ensemble/mixed", "folder": "models/tiny"}
+    return config
+
+
+@pytest.fixture(scope="session")
+def every_model_shared(tmp_path_factory) -> Path:
+    """:func:`every_model_config` run once, then its ensemble shipped (read it; copy it
+    to change)."""
+    return shared_run(tmp_path_factory, "every_model", every_model_config(), ("all", "ship_model"))

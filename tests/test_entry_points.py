@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, copy_workflow, load_config, snakemake
+from conftest import REPO, copy_run
 
 SCRIPTS = sorted(p for p in (REPO / "scripts").glob("*.py"))
 
@@ -41,13 +41,10 @@ def test_no_code_outside_the_tests_edits_sys_path():
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    config = load_config("tiny_cnn")
-    config["cnn"]["variants"] = {"baseline": {}}
-    config["gbm"] = {"descriptors": ["hsv", "cooc"], "max_iter": 10}
-    workdir = copy_workflow(tmp_path_factory.mktemp("alone"), config)
-    snakemake(workdir)
-    return workdir
+def run(every_model_shared, tmp_path_factory):
+    """The session's run of every model kind, in a copy of its own (each test deletes one
+    output and puts the results back)."""
+    return copy_run(every_model_shared, tmp_path_factory.mktemp("alone") / "wf")
 
 
 @pytest.mark.slow
@@ -58,7 +55,7 @@ def run(tmp_path_factory):
         ("model.py", ["knn", "name=hsv16"], "knn/hsv16/val_proba.npy"),
         ("model.py", ["knn", "name=pixels"], "knn/pixels/val_proba.npy"),
         ("model.py", ["gbm", "name=fingerprints"], "gbm/fingerprints/val_proba.npy"),
-        ("train_cnn.py", ["variant=baseline"], "cnn/baseline/val_proba.npy"),
+        ("train_cnn.py", ["variant=paper"], "cnn/paper/val_proba.npy"),
         ("summary.py", [], "metrics/summary.csv"),
     ],
 )

@@ -1,12 +1,12 @@
 """Every model kind the workflow offers attributes new images through rule predict.
 
-A tiny run trains each descriptor's KNN (both votings among them), raw pixels, the
-combination, the gradient-boosted model, each CNN family, a CNN with the fingerprint
-input, one with test-time augmentation, one trained on random crops, and an ensemble
-with a KNN and a gbm member. Then,
-for every row of its summary, ``snakemake predict`` on the validation folder (the
-validation images as new images) gives back that model's ``val_proba.npy``: KNN and
-gbm bit for bit, CNN and ensemble within 1e-5.
+The session's run of every model kind (tests/conftest.py: each descriptor's KNN, raw
+pixels, the combination, the gradient-boosted trees, each network, a CNN with the
+fingerprint input, one with test-time augmentation, one trained on random crops, and an
+ensemble with a KNN and a gbm member), in a copy of its own. Then, for every row of its
+summary, ``snakemake predict`` on the validation folder (the validation images as new
+images) gives back that model's ``val_proba.npy``: KNN and gbm bit for bit, CNN and
+ensemble within 1e-5.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import copy_workflow, load_config, planned_rules, snakemake
+from conftest import NETWORK_VARIANTS, copy_run, job_stats, planned_rules, snakemake
 
 from deepfake import layout
 from deepfake.families import FAMILIES
@@ -25,45 +25,12 @@ from deepfake.metrics import COMMON_KEYS
 
 pytestmark = pytest.mark.slow
 
-TINY = {"hist_units": 8, "dense_units": 16, "epochs": 1, "batch_size": 32}
-VARIANTS = {
-    "paper": {"network": "paper", "filters": [4, 4, 8, 8, 8]},
-    "resnet": {"network": "resnet", "filters": [4, 8], "blocks": [1, 0]},
-    "fast": {"network": "fast", "patch": 4, "filters": [4, 8], "blocks": [1, 1]},
-    "fast_fp": {
-        "network": "fast",
-        "patch": 4,
-        "filters": [4, 8],
-        "fingerprint": ["spectrum", "cooc"],
-    },
-    "fast_tta": {"network": "fast", "patch": 4, "filters": [4, 8], "tta": ["hflip", "vflip"]},
-    "fast_crop": {"network": "fast", "patch": 4, "filters": [4, 8], "crop": 48, "precise_bn": 64},
-}
+VARIANTS = NETWORK_VARIANTS
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    config = load_config("tiny")
-    config["knn"] = {
-        "k": [1, 3, 5],
-        "weights": ["uniform", "distance"],
-        "features": ["hsv", "pixels", "jointhsv", "spectrum", "lbp", "combo"],
-        "combination": {"groups": ["hsv", "spectrum", "lbp"], "group_weights": [0, 1]},
-    }
-    config["gbm"] = {"descriptors": ["hsv", "cooc"], "max_iter": 10}
-    config["cnn"]["select_on_validation"] = False
-    config["cnn"]["base"] |= TINY
-    config["cnn"]["variants"] = VARIANTS
-    config["ensemble"] = {
-        "name": "mixed",
-        "members": ["cnn/paper", "knn/combo", "gbm/fingerprints"],
-        "combine": "geometric",
-    }
-    # every model's temperature is fitted on held-out training images
-    config["calibration"] = {"holdout": 0.2, "seed": 1}
-    workdir = copy_workflow(tmp_path_factory.mktemp("predict_all"), config)
-    snakemake(workdir)
-    return workdir
+def run(every_model_shared, tmp_path_factory):
+    return copy_run(every_model_shared, tmp_path_factory.mktemp("predict_all") / "wf")
 
 
 def summary_rows(run) -> list[str]:
@@ -102,10 +69,9 @@ def test_predict_gives_back_every_models_validation_probabilities(run):
     probas = [f"proba_{c}" for c in range(5)]
     largest = {}
     for model in summary_rows(run):
-        needed = planned_rules(run, "--config", f"predict_dir={folder}", f"predict_model={model}",
-                               "--", "predict")  # fmt: skip
-        assert needed == {"predict": 1}, model  # nothing retrains
-        snakemake(run, "predict", "--config", f"predict_dir={folder}", f"predict_model={model}")
+        done = snakemake(run, "predict", "--config", f"predict_dir={folder}",
+                         f"predict_model={model}")  # fmt: skip
+        assert job_stats(done.stdout + done.stderr) == {"predict": 1}, model  # nothing retrains
         table = pd.read_csv(run / "results" / "predictions.csv", dtype={"image_id": str})
         table = table.set_index("image_id").loc[names]
         assert table["model"].eq(model).all()

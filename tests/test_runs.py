@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import copy_workflow, load_config, planned_rules, snakemake
+from conftest import copy_run, copy_workflow, load_config, planned_rules, snakemake
 
 from deepfake.split import stratified_layout
 
@@ -25,9 +25,8 @@ def real_folder(sample, dest, per_class):
     return dest
 
 
-def test_switching_data_dir_reruns_from_ingest(tmp_path, sample):
-    workdir = copy_workflow(tmp_path / "wf", load_config("tiny"))
-    snakemake(workdir)  # the demo
+def test_switching_data_dir_reruns_from_ingest(tmp_path, sample, tiny_run_shared):
+    workdir = copy_run(tiny_run_shared, tmp_path / "wf")  # the demo, run
     real = real_folder(sample, tmp_path / "real", 10)
     other = real_folder(sample, tmp_path / "other", 12)
     to_real = planned_rules(workdir, "--config", f"data_dir={real}")

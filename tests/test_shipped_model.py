@@ -15,14 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import (
-    REPO,
-    SAMPLE,
-    copy_workflow,
-    load_config,
-    planned_rules,
-    snakemake,
-)
+from conftest import REPO, SAMPLE, copy_workflow, planned_rules, snakemake
 
 pytestmark = pytest.mark.slow
 PROBAS = [f"proba_{c}" for c in range(5)]
@@ -30,17 +23,11 @@ SHIPPED = REPO / "models" / "laptop"
 
 
 @pytest.fixture(scope="module")
-def shipped(tmp_path_factory):
-    config = load_config("tiny_cnn")
-    config["cnn"]["variants"] = {"baseline": {}}
-    config["gbm"] = {"descriptors": ["hsv", "cooc"], "max_iter": 10}
-    config["calibration"] = {"holdout": 0.2}
-    config["unknowns"] = {"descriptors": ["cooc", "spectrum", "hsv"], "dims": 8}
-    config["ensemble"] = {"members": ["cnn/baseline", "gbm/fingerprints", "knn/hsv16"]}
-    config["ship"] = {"model": "ensemble/mean", "folder": "models/tiny"}
-    workdir = copy_workflow(tmp_path_factory.mktemp("ship"), config)
-    snakemake(workdir, "all", "ship_model")
-    return workdir
+def shipped(every_model_shared):
+    """The session's run of every model kind (tests/conftest.py), whose ensemble of a
+    CNN, a KNN combination and the gradient-boosted trees is shipped to models/tiny
+    with the unknown-image detector; read only."""
+    return every_model_shared
 
 
 def test_the_folder_holds_everything_predict_needs_and_its_card(shipped):
@@ -48,11 +35,12 @@ def test_the_folder_holds_everything_predict_needs_and_its_card(shipped):
     card = json.loads((folder / "model.json").read_text())
     assert card["family"] == "ensemble" and card["temperature"] != 1.0
     assert card["folders"] == {
-        "cnn/baseline": "members/cnn_baseline",
+        "cnn/paper": "members/cnn_paper",
+        "knn/combo": "members/knn_combo",
         "gbm/fingerprints": "members/gbm_fingerprints",
-        "knn/hsv16": "members/knn_hsv16",
     }
-    assert (folder / "members" / "cnn_baseline" / "model.keras").is_file()
+    assert card["combine"] == "geometric"
+    assert (folder / "members" / "cnn_paper" / "model.keras").is_file()
     assert (folder / "members" / "gbm_fingerprints" / "trees.npz").is_file()
     assert data_only(folder)
     assert (folder / "unknowns.npz").is_file() and (folder / "reliability.png").is_file()

@@ -2,11 +2,12 @@
 
 The fixture starts munged, slurmctld and slurmd from Debian's packages (apt-get installs
 them when missing; the test is skipped, with the reason, only where that fails), the test
-runs the workflow on the tiny config once locally and once through
-`--profile profiles/slurm` (snakemake-executor-plugin-slurm), checks that every job of
-the SLURM run was an sbatch job that SLURM saw complete with exit status 0, and that both
-runs wrote the same results/metrics/summary.csv. The fixture always stops the daemons it
-started (by pid) and puts /etc/slurm/slurm.conf back as it found it.
+runs the workflow on the tiny config through `--profile profiles/slurm`
+(snakemake-executor-plugin-slurm), checks that every job of the SLURM run was an sbatch
+job that SLURM saw complete with exit status 0, and that it wrote the same
+results/metrics/summary.csv as the session's local run of that config. The fixture
+always stops the daemons it started (by pid) and puts /etc/slurm/slurm.conf back as it
+found it.
 See tests/slurm/README.md to run it by hand.
 """
 
@@ -89,10 +90,6 @@ def run_snakemake(workdir: Path, args: list[str], log_name: str) -> str:
         tail = "\n".join(text.splitlines()[-60:])
         pytest.fail(f"snakemake failed ({rc}): {' '.join(cmd)}\n{tail}")
     return text
-
-
-def run_workflow_locally(workdir: Path, extra_args: list[str] = ()) -> str:
-    return run_snakemake(workdir, ["--cores", "all", *extra_args], "local-run.log")
 
 
 def run_workflow_on_slurm(workdir: Path, extra_args: list[str] = (), cluster=None) -> str:
@@ -178,13 +175,11 @@ def slurm_cluster(tmp_path_factory):
         print(f"SLURM cluster stopped; its logs are in {cluster.state_dir}")
 
 
-def test_workflow_on_slurm_matches_local_run(slurm_cluster, tmp_path, record_property):
+def test_workflow_on_slurm_matches_local_run(
+    slurm_cluster, tiny_run_shared, tmp_path, record_property
+):
     timings = slurm_cluster.timings
-
-    local_dir = copy_workflow(tmp_path / "local", load_config("tiny"))
-    t0 = time.monotonic()
-    run_workflow_locally(local_dir)
-    timings["local_run_s"] = time.monotonic() - t0
+    local_dir = tiny_run_shared  # the same config, run locally once for the session
 
     slurm_dir = copy_workflow(tmp_path / "slurm", load_config("tiny"))
     t0 = time.monotonic()

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import copy_workflow, load_config, planned_rules, snakemake
+from conftest import copy_run, copy_workflow, load_config, planned_rules, snakemake
 
 from deepfake.split import stratified_layout
 
@@ -20,11 +20,10 @@ CONFIG_PAGE = {"report_config"}  # the HTML report's configuration page: any con
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    """The tiny demo config run to completion once; tests read (never change) its results."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("demo"), load_config("tiny"))
-    snakemake(workdir)
-    return workdir
+def demo_run(tiny_run_shared, tmp_path_factory):
+    """The tiny demo config run to completion (the session's, copied): tests read its
+    results, and plan (never run) after edits of its config."""
+    return copy_run(tiny_run_shared, tmp_path_factory.mktemp("demo") / "wf")
 
 
 def edited(workdir, **changes):
