@@ -12,8 +12,8 @@ import pytest
 from conftest import copy_workflow, load_config, snakemake
 from sklearn.neighbors import KNeighborsClassifier
 
+from deepfake.descriptors import descriptor, hsv_histograms, pixel_descriptor
 from deepfake.families import FAMILIES
-from deepfake.features import descriptor, hsv_histograms, pixel_features
 from deepfake.knn_search import (
     best_k,
     choose_combination,
@@ -51,7 +51,7 @@ def test_grid_votes_equal_kneighborsclassifier_refit_per_k(real_sets, features):
     if features == "hsv":
         train_x, query_x = hsv_histograms(train, 16), hsv_histograms(query, 16)
     else:
-        train_x, query_x = pixel_features(train), pixel_features(query)
+        train_x, query_x = pixel_descriptor(train), pixel_descriptor(query)
     grid, proba = knn_grid(train_x, train_y, query_x, query_y, KS, WEIGHTS)
     assert len(grid) == len(KS) * len(WEIGHTS)
     for k in KS:
@@ -83,8 +83,8 @@ def test_distance_votes_of_exact_duplicates_follow_scikit_learn(real_sets):
 
 def test_uint8_search_matches_float_manhattan(real_sets):
     train, _, query, _ = real_sets
-    fast = nearest(pixel_features(train), pixel_features(query), 5)
-    slow = nearest(pixel_features(train).astype(np.float32), pixel_features(query), 5)
+    fast = nearest(pixel_descriptor(train), pixel_descriptor(query), 5)
+    slow = nearest(pixel_descriptor(train).astype(np.float32), pixel_descriptor(query), 5)
     np.testing.assert_array_equal(fast, slow)
 
 
@@ -94,7 +94,7 @@ def test_pixel_search_returns_brute_force_neighbours_for_every_k(
     real_sets, train_chunk, query_block, pruned
 ):
     train, _, query, _ = real_sets
-    train_x, query_x = pixel_features(train), pixel_features(query)
+    train_x, query_x = pixel_descriptor(train), pixel_descriptor(query)
     wide = train_x.astype(np.int32)
     brute = np.stack([np.abs(wide - q).sum(axis=1) for q in query_x.astype(np.int32)])
     for k in KS + [len(train_x)]:
@@ -111,17 +111,17 @@ def test_pixel_search_returns_brute_force_neighbours_for_every_k(
 
 def test_pixel_search_breaks_ties_by_training_row(real_sets):
     train, _, query, _ = real_sets
-    train_x = pixel_features(np.concatenate([train[:5], train[:5]]))  # rows i and i + 5 tie
+    train_x = pixel_descriptor(np.concatenate([train[:5], train[:5]]))  # rows i and i + 5 tie
     expected = np.c_[np.arange(5), np.arange(5) + 5]
-    _, index = pixel_neighbours(train_x, pixel_features(train[:5]), 2, train_chunk=3)
+    _, index = pixel_neighbours(train_x, pixel_descriptor(train[:5]), 2, train_chunk=3)
     np.testing.assert_array_equal(index, expected)
-    _, index = pruned_pixel_neighbours(train_x, pixel_features(train[:5]), 2, (100, 100, 3))
+    _, index = pruned_pixel_neighbours(train_x, pixel_descriptor(train[:5]), 2, (100, 100, 3))
     np.testing.assert_array_equal(index, expected)
 
 
 def test_coarse_bound_never_exceeds_the_full_distance(real_sets):
     train, _, query, _ = real_sets
-    train_x, query_x = pixel_features(train), pixel_features(query)
+    train_x, query_x = pixel_descriptor(train), pixel_descriptor(query)
     coarse_train, coarse_query = (coarse_images(x, (100, 100, 3)) for x in (train_x, query_x))
     for q, cq in zip(query_x.astype(np.int32), coarse_query.astype(np.int32), strict=True):
         full = np.abs(train_x.astype(np.int32) - q).sum(axis=1)
@@ -135,7 +135,7 @@ def test_coarse_means_are_within_half_a_level_of_the_block_sums(real_images):
     real = np.stack([cv2.imread(str(p)) for p in real_images[2][:10]])
     for images in (real, rng.integers(0, 256, (10, 100, 100, 3), dtype=np.uint8)):
         sums = images.reshape(10, 50, 2, 50, 2, 3).sum(axis=(2, 4), dtype=np.int64)
-        means = coarse_images(pixel_features(images), (100, 100, 3)).reshape(sums.shape)
+        means = coarse_images(pixel_descriptor(images), (100, 100, 3)).reshape(sums.shape)
         assert np.abs(sums - 4 * means.astype(np.int64)).max() <= 2
 
 

@@ -158,7 +158,7 @@ def test_overlay_reruns_only_the_variants_it_changes(run):
             {"train_cnn": 2, "learning_curves": 1, "ensemble": 1} | dict.fromkeys(DOWNSTREAM),
         ),
         (
-            "features.py",  # histograms, knn and gbm import it, and everything after them
+            "descriptors.py",  # histograms, knn and gbm import it, and everything after them
             {"descriptors": 4, "knn": 2, "gbm": 1, "train_cnn": 2, "learning_curves": 1}
             | {"ensemble": 1}
             | {"class_histograms": None}

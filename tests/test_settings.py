@@ -11,8 +11,8 @@ import yaml
 from conftest import REPO, load_config
 
 from deepfake.config import WILDCARDS
+from deepfake.descriptors import DESCRIPTORS
 from deepfake.families import FAMILIES
-from deepfake.features import DESCRIPTORS
 from deepfake.settings import (
     FILE_DESCRIPTORS,
     FINGERPRINTS,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from deepfake.features import descriptor
+from deepfake.descriptors import descriptor
 
 
 class DescriptorModel:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from deepfake.descriptor_model import Fitted, Job, LoadedSet
-from deepfake.features import descriptor
+from deepfake.descriptors import descriptor
 from deepfake.io import save_csv, save_json
 from deepfake.layout import output_name
 from deepfake.metrics import metrics_record

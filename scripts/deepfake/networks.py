@@ -136,7 +136,7 @@ def _residual_block(x, name: str, bn_momentum: float):
 
 
 # The 3x3 binomial blur whose complement is the high-pass residual: the filter of the
-# spectrum descriptor (deepfake.features), here applied in the pixel domain.
+# spectrum descriptor (deepfake.descriptors), here applied in the pixel domain.
 BINOMIAL = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
 
 
