@@ -226,7 +226,7 @@ def unknowns_inputs(wildcards):
     if HOLDOUT:
         sets["holdout"] = "holdout"
     inputs = {
-        name: [R.features(d, s) for d in unknowns_descriptors()]
+        name: [R.descriptors(d, s) for d in unknowns_descriptors()]
         for name, s in sets.items()
     }
     model = config["unknowns"]["model"]
@@ -272,9 +272,9 @@ def final_outputs():
         *([R.unknowns()] if config["unknowns"]["descriptors"] else []),
         *figures(),
         *report_pages(),
-        # The features of every set, the augmented training set included, even
+        # The HSV histograms of every set, the augmented training set included, even
         # where no configured model reads them.
-        *[R.features(hist, s) for s in run_sets()],
+        *[R.descriptors(hist, s) for s in run_sets()],
     ]
 
 
@@ -301,7 +301,7 @@ def model_inputs(family):
         if not files:
             return arrays
         return arrays | {
-            f"{name}_features": [R.features(g, s) for g in files]
+            f"{name}_descriptors": [R.descriptors(g, s) for g in files]
             for name, s in MODEL_SETS.items()
         }
 
@@ -389,10 +389,10 @@ def cnn_inputs(wildcards):
     if HOLDOUT:
         sets["holdout"] = "holdout"
     inputs = {name: R.arrays(s) for name, s in sets.items()}
-    inputs |= {f"{name}_hist": R.features(hist, s) for name, s in sets.items()}
+    inputs |= {f"{name}_hist": R.descriptors(hist, s) for name, s in sets.items()}
     if settings.fingerprint:
         inputs |= {
-            f"{name}_freq": [R.features(f, s) for f in settings.fingerprint]
+            f"{name}_freq": [R.descriptors(f, s) for f in settings.fingerprint]
             for name, s in sets.items()
         }
     return inputs

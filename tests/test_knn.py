@@ -188,10 +188,10 @@ def run_knn_script(tmp_path, train, train_y, val, val_y, test, features="combo",
     ):
         inputs[f"{split}_arrays"] = str(tmp_path / f"{split}.npz")
         np.savez(inputs[f"{split}_arrays"], images=images, labels=labels)
-        inputs[f"{split}_features"] = []
+        inputs[f"{split}_descriptors"] = []
         for name in groups if features != "pixels" else ():
-            inputs[f"{split}_features"].append(str(tmp_path / f"{name}_{split}.npy"))
-            np.save(inputs[f"{split}_features"][-1], descriptor(name, images))
+            inputs[f"{split}_descriptors"].append(str(tmp_path / f"{name}_{split}.npy"))
+            np.save(inputs[f"{split}_descriptors"][-1], descriptor(name, images))
     out = tmp_path / "out"
     settings = {"k": [1, 3, 5], "weights": WEIGHTS}
     if features == "combo":
@@ -283,8 +283,8 @@ def test_workflow_runs_descriptor_and_combination_knn_with_default_settings(tmp_
     targets = [f"results/knn/{f}/metrics.json" for f in ("spectrum", "combo")]
     snakemake(workdir, *targets)
     for name in ("jointhsv", "spectrum", "lbp"):
-        features = np.load(workdir / "results" / "features" / name / "validation.npy")
-        assert features.dtype == np.float32 and len(features) == 50
+        values = np.load(workdir / "results" / "descriptors" / name / "validation.npy")
+        assert values.dtype == np.float32 and len(values) == 50
     combo = json.loads((workdir / "results/knn/combo/metrics.json").read_text())
     assert combo["groups"] == ["jointhsv", "spectrum", "lbp"] and combo["cv_folds"] == 3
     assert combo["group_weights"][0] == 1.0 and combo["voting"] == "uniform"

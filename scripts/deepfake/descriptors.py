@@ -238,7 +238,7 @@ def cross_cooccurrence(
     return out.reshape(len(images), -1)
 
 
-# File-level descriptors (results/features/<name>/<set>.npy) other than hsv<bins>, in
+# File-level descriptors (results/descriptors/<name>/<set>.npy) other than hsv<bins>, in
 # the order of deepfake.settings.FILE_DESCRIPTORS.
 DESCRIPTORS = {
     "jointhsv": hellinger_joint_hsv,

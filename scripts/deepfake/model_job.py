@@ -33,9 +33,9 @@ def _files(value) -> list[str]:
 
 def load_set(inputs, name: str, descriptors: Sequence[str]) -> LoadedSet:
     """The set ``name``'s descriptor groups, in the order of ``descriptors`` (a file of
-    the descriptor rules each, ``<name>_features``; pixels from the images of
+    the descriptor rules each, ``<name>_descriptors``; pixels from the images of
     ``<name>_arrays``), and its labels."""
-    files = iter(_files(inputs.get(f"{name}_features", [])))
+    files = iter(_files(inputs.get(f"{name}_descriptors", [])))
     with np.load(getattr(inputs, f"{name}_arrays")) as arrays:
         labels = arrays["labels"]
         groups = [

@@ -36,7 +36,7 @@ TTA_TRANSFORMS = ("hflip", "vflip", "rot90", "rot180", "rot270", "transpose", "a
 # deepfake.backend.fastest_path)
 PRECISION_AUTO = "auto"
 
-# File-level descriptors (results/features/<name>/<set>.npy) besides hsv<bins>.
+# File-level descriptors (results/descriptors/<name>/<set>.npy) besides hsv<bins>.
 FILE_DESCRIPTORS = ("jointhsv", "spectrum", "lbp", "cooc", "crosscooc")
 # A CNN's fingerprint input: any of them, side by side (settings.fingerprint).
 FINGERPRINTS = FILE_DESCRIPTORS
