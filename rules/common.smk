@@ -15,6 +15,7 @@ from deepfake.config import (
     check_predict_model,
     check_refit,
     choose_model,
+    config_layers,
     inference_files,
     merge,
     model_folder,
@@ -55,11 +56,29 @@ merge(
         }
     ),
 )
+
+
+def config_sources():
+    """What Snakemake merged into the config, in its order: the Snakefile's configfile
+    (unless --replace-workflow-config), the --configfile overlays, the --config values.
+    """
+    settings = workflow.config_settings
+    overlays = list(settings.configfiles)
+    # the configfile directive appends its file to the overlays
+    own = workflow.configfiles[len(overlays) :]
+    if settings.replace_workflow_config:
+        own = []
+    return config_layers([*own, *overlays], settings.config)
+
+
 # The schema fills in every default; a wrong key or value stops here, in a few lines
-# without a traceback, as every refusal before the first job does.
+# without a traceback, as every refusal before the first job does (a key renamed in
+# this release is read under its old name, with a warning).
 with refusals():
     check_config(
-        config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml")
+        config,
+        os.path.join(workflow.basedir, "schemas", "config.schema.yaml"),
+        config_sources(),
     )
     check_has_model(config)
     check_predict_model(config)
@@ -103,7 +122,6 @@ MODEL_SETS = {"train": TRAIN, "validation": "validation", "test": "test"} | (
 wildcard_constraints:
     split=WILDCARDS["split"],
     set=WILDCARDS["set"],
-    features=WILDCARDS["features"],
     descriptor=WILDCARDS["descriptor"],
     family=WILDCARDS["family"],
     variant=WILDCARDS["variant"],

@@ -160,8 +160,8 @@ RERUNS = {
         | dict.fromkeys(DOWNSTREAM),
     ),
     "cnn.environment": (lambda c: c["cnn"].update(environment="gpu"), {}),
-    "knn.features": (  # dropping a feature set only re-summarises
-        lambda c: c["knn"].update(features=["hsv"]),
+    "knn.descriptors": (  # dropping a descriptor only re-summarises
+        lambda c: c["knn"].update(descriptors=["hsv"]),
         {"summary": 1, "submission": 1, "best_confusions": 1, "class_recall": 1, "report_page": 1}
         | {"reliability": 1},
     ),

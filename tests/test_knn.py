@@ -278,7 +278,7 @@ def test_cross_validation_finds_the_informative_group():
 @pytest.mark.slow
 def test_workflow_runs_descriptor_and_combination_knn_with_default_settings(tmp_path):
     config = load_config("tiny")  # no knn.weights nor knn.combination: schema defaults
-    config["knn"]["features"] = ["spectrum", "combo"]
+    config["knn"]["descriptors"] = ["spectrum", "combo"]
     workdir = copy_workflow(tmp_path, config)
     targets = [f"results/knn/{f}/metrics.json" for f in ("spectrum", "combo")]
     snakemake(workdir, *targets)

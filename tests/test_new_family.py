@@ -169,7 +169,7 @@ def differences(workdir) -> set[str]:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     config = load_config("tiny")
-    config["knn"]["features"] = ["hsv"]
+    config["knn"]["descriptors"] = ["hsv"]
     config["centroid"] = {"descriptors": ["hsv"]}
     config["ensemble"] = {"name": "pair", "members": [MODEL, "knn/hsv16"]}
     config["calibration"] = {"holdout": 0.2, "seed": 1}

@@ -47,7 +47,7 @@ def run(tmp_path_factory):
     config["knn"] = {
         "k": [1, 3, 5],
         "weights": ["uniform", "distance"],
-        "features": ["hsv", "pixels", "jointhsv", "spectrum", "lbp", "combo"],
+        "descriptors": ["hsv", "pixels", "jointhsv", "spectrum", "lbp", "combo"],
         "combination": {"groups": ["hsv", "spectrum", "lbp"], "group_weights": [0, 1]},
     }
     config["gbm"] = {"descriptors": ["hsv", "cooc"], "max_iter": 10}

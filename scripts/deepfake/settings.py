@@ -40,9 +40,9 @@ PRECISION_AUTO = "auto"
 FILE_DESCRIPTORS = ("jointhsv", "spectrum", "lbp", "cooc", "crosscooc")
 # A CNN's fingerprint input: any of them, side by side (settings.fingerprint).
 FINGERPRINTS = FILE_DESCRIPTORS
-# Descriptors as configured in knn.features: hsv (histogram_bins per channel), pixels,
+# Descriptors as configured in knn.descriptors: hsv (histogram_bins per channel), pixels,
 # the file-level ones, and combo (the weighted combination of knn.combination.groups).
-KNN_FEATURES = ("hsv", "pixels", *FILE_DESCRIPTORS, "combo")
+KNN_DESCRIPTORS = ("hsv", "pixels", *FILE_DESCRIPTORS, "combo")
 COMBINATION = "combo"
 # Descriptors a model computes from the images themselves (no file of the descriptor rules).
 IMAGE_DESCRIPTORS = ("pixels",)
