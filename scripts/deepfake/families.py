@@ -11,7 +11,7 @@ and the tests read :data:`FAMILIES`.
 A family on the file-level descriptors (``descriptors`` set) is trained by the one
 shared model job (:mod:`deepfake.model_job`, rule file ``rules/model.smk``): its
 model class provides ``fit_sets(sets, job) -> Fitted`` and the job does the rest
-(loading, calibration, the folder, the predictions, the metrics). So such a family is
+(loading, calibration, the folder, the probabilities, the metrics). So such a family is
 its model module, its section of the config schema and one record here.
 
 Standard library only at import time (Snakemake imports it at parse time); a model

@@ -23,7 +23,7 @@ from deepfake.descriptors import descriptor
 from deepfake.io import save_csv, save_json
 from deepfake.layout import output_name
 from deepfake.metrics import metrics_record
-from deepfake.predictions import calibrated, save_predictions, sets_of
+from deepfake.probabilities import calibrated, save_probabilities, sets_of
 from deepfake.settings import IMAGE_DESCRIPTORS
 
 
@@ -84,7 +84,7 @@ def finish(
     model.save(Path(output.card).parent, data=data, temperature=temperature)
     for file, content in fitted.files.items():
         write_file(getattr(output, output_name(file)), content)
-    save_predictions(output, proba)
+    save_probabilities(output, proba)
     metrics = metrics_record(
         family.name,
         job.name,
