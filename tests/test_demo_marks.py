@@ -126,7 +126,7 @@ def test_a_cards_warning_is_the_same_box():
 
 @pytest.mark.slow
 def test_a_real_data_run_stamps_no_figure(tmp_path, sample):
-    from deepfake.split import stratified_layout
+    from deepfake.make_split import stratified_layout
 
     data = tmp_path / "data"
     stratified_layout(sample, data, val_frac=0.5, per_class=10, seed=0)

@@ -14,7 +14,7 @@ from deepfake.config import check_refit
 from deepfake.datafolder import data_record, trained_on
 from deepfake.evaluate import summarise
 from deepfake.report import REFIT_WARNING
-from deepfake.sets import joined
+from deepfake.training_sets import joined
 
 
 def arrays(ids, labels):

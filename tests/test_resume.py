@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from conftest import SNAKEMAKE, copy_workflow, job_stats, load_config, planned_rules, snakemake
 
-from deepfake.split import stratified_layout
+from deepfake.make_split import stratified_layout
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import copy_workflow, load_config, planned_rules, snakemake
 
-from deepfake.split import stratified_layout
+from deepfake.make_split import stratified_layout
 
 pytestmark = pytest.mark.slow
 
