@@ -1,7 +1,7 @@
 """Every model kind the workflow offers attributes new images through rule predict.
 
 A tiny run trains each descriptor's KNN (both votings among them), raw pixels, the
-combination, the gradient-boosted model, each CNN family, a CNN with the fingerprint
+combination, the gradient-boosted model, each CNN architecture, a CNN with the fingerprint
 input, one with test-time augmentation, one trained on random crops, and an ensemble
 with a KNN and a gbm member. Then,
 for every row of its summary, ``snakemake predict`` on the validation folder (the

@@ -51,7 +51,7 @@ def test_variant_with_every_option_trains_through_snakemake(tmp_path):
 
 
 def test_fast_variant_with_fingerprint_trains_through_snakemake(tmp_path):
-    """config.fast.yaml's network family, here with the spectrum fingerprint as a third
+    """config.fast.yaml's network architecture, here with the spectrum fingerprint as a third
     input: the rule reads results/descriptors/spectrum/ and the model takes it as "freq"."""
     config = load_config("tiny_cnn")
     config["cnn"]["variants"] = {
