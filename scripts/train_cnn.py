@@ -101,7 +101,7 @@ def main(smk) -> None:
     metrics = metrics_record(
         "cnn",
         variant,
-        features="+".join(["image", f"hsv{settings.bins}", *settings.fingerprint]),
+        inputs="+".join(["image", f"hsv{settings.bins}", *settings.fingerprint]),
         protocol=summary.pop("protocol"),
         val_proba=proba["validation"],
         val_labels=val["label"],

@@ -69,7 +69,7 @@ def test_every_variant_is_trained_and_scored(cnn_run):
     flatten = json.loads((cnn_run / "results/cnn/flatten/metrics.json").read_text())
     baseline = json.loads((cnn_run / "results/cnn/baseline/metrics.json").read_text())
     assert flatten["n_params"] > baseline["n_params"]
-    assert json.loads((cnn_run / "results/cnn/bins8/metrics.json").read_text())["features"] == (
+    assert json.loads((cnn_run / "results/cnn/bins8/metrics.json").read_text())["inputs"] == (
         "image+hsv8"
     )
 

@@ -290,4 +290,4 @@ def test_workflow_runs_descriptor_and_combination_knn_with_default_settings(tmp_
     assert combo["group_weights"][0] == 1.0 and combo["voting"] == "uniform"
     assert combo["best_k"] in (3, 5) and 0 <= combo["val_accuracy"] <= 1
     spectrum = json.loads((workdir / "results/knn/spectrum/metrics.json").read_text())
-    assert spectrum["features"] == "spectrum" and spectrum["n_val"] == 50
+    assert spectrum["inputs"] == "spectrum" and spectrum["n_val"] == 50

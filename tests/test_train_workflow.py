@@ -64,7 +64,7 @@ def test_fast_variant_with_fingerprint_trains_through_snakemake(tmp_path):
     folder = workdir / "results" / "cnn" / "fast"
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["params"]["network"] == "fast" and metrics["epochs_run"] == 2
-    assert metrics["features"].endswith("+spectrum")
+    assert metrics["inputs"].endswith("+spectrum")
     spectrum = np.load(workdir / "results" / "descriptors" / "spectrum" / "train_aug.npy")
     assert spectrum.shape[0] == metrics["n_train"] and np.isfinite(spectrum).all()
     val_proba = np.load(folder / "val_proba.npy")

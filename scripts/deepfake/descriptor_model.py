@@ -62,4 +62,4 @@ class Fitted:
     protocol: str
     metrics: Mapping = field(default_factory=dict)
     files: Mapping[str, object] = field(default_factory=dict)
-    features: str | None = None
+    inputs: str | None = None

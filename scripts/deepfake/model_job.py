@@ -88,7 +88,7 @@ def finish(
     metrics = metrics_record(
         family.name,
         job.name,
-        features=fitted.features or "+".join(job.descriptors),
+        inputs=fitted.inputs or "+".join(job.descriptors),
         protocol=fitted.protocol,
         val_proba=proba["validation"],
         val_labels=sets["validation"].labels,
