@@ -161,6 +161,8 @@ def test_the_old_name_of_knn_descriptors_is_read_as_the_new_one_with_one_line(ca
     assert validated(old) == validated(new)
     assert capsys.readouterr().err.splitlines() == [OLD_NAME_WARNING]
     assert validated(new) and capsys.readouterr().err == ""
+    page = (REPO / "docs" / "configuration.md").read_text()
+    assert OLD_NAME_WARNING in " ".join(page.split())  # the upgrade notes quote it
 
 
 def test_the_last_config_layer_that_sets_knn_descriptors_decides():
