@@ -45,10 +45,10 @@ def real_sets(real_images):
     return train, np.repeat(np.arange(5), 12), query, np.repeat(np.arange(5), 8)
 
 
-@pytest.mark.parametrize("features", ["hsv", "pixels"])
-def test_grid_votes_equal_kneighborsclassifier_refit_per_k(real_sets, features):
+@pytest.mark.parametrize("knn", ["hsv", "pixels"])
+def test_grid_votes_equal_kneighborsclassifier_refit_per_k(real_sets, knn):
     train, train_y, query, query_y = real_sets
-    if features == "hsv":
+    if knn == "hsv":
         train_x, query_x = hsv_histograms(train, 16), hsv_histograms(query, 16)
     else:
         train_x, query_x = pixel_descriptor(train), pixel_descriptor(query)
@@ -139,7 +139,7 @@ def test_coarse_means_are_within_half_a_level_of_the_block_sums(real_images):
         assert np.abs(sums - 4 * means.astype(np.int64)).max() <= 2
 
 
-def test_separable_features_are_classified_perfectly():
+def test_separable_rows_are_classified_perfectly():
     rng = np.random.default_rng(0)
     centres = rng.uniform(0, 100, size=(5, 8))
     train_y, val_y = np.repeat(np.arange(5), 20), np.repeat(np.arange(5), 10)
@@ -172,14 +172,14 @@ def groups_of(images):
     return [descriptor(name, images) for name in ("jointhsv", "spectrum", "lbp")]
 
 
-def run_knn_script(tmp_path, train, train_y, val, val_y, test, features="combo", threads=1):
+def run_knn_script(tmp_path, train, train_y, val, val_y, test, knn="combo", threads=1):
     """The shared model job (what scripts/model.py runs) of a KNN on one descriptor
     (default: the combination), on inputs written here (so that a test can change one of
     them); returns its metrics."""
     from snakemake.iocontainers import Namedlist
 
     inputs = {}
-    groups = ("jointhsv", "spectrum", "lbp") if features == "combo" else (features,)
+    groups = ("jointhsv", "spectrum", "lbp") if knn == "combo" else (knn,)
     tmp_path.mkdir(parents=True)
     for split, images, labels in (
         ("train", train, train_y),
@@ -189,12 +189,12 @@ def run_knn_script(tmp_path, train, train_y, val, val_y, test, features="combo",
         inputs[f"{split}_arrays"] = str(tmp_path / f"{split}.npz")
         np.savez(inputs[f"{split}_arrays"], images=images, labels=labels)
         inputs[f"{split}_descriptors"] = []
-        for name in groups if features != "pixels" else ():
+        for name in groups if knn != "pixels" else ():
             inputs[f"{split}_descriptors"].append(str(tmp_path / f"{name}_{split}.npy"))
             np.save(inputs[f"{split}_descriptors"][-1], descriptor(name, images))
     out = tmp_path / "out"
     settings = {"k": [1, 3, 5], "weights": WEIGHTS}
-    if features == "combo":
+    if knn == "combo":
         settings["combination"] = {
             "groups": list(groups),
             "group_weights": [0, 0.5, 1],
@@ -212,7 +212,7 @@ def run_knn_script(tmp_path, train, train_y, val, val_y, test, features="combo",
             test_proba=str(out / "test_proba.npy"),
             metrics=str(out / "metrics.json"),
         ),
-        wildcards=SimpleNamespace(name=features),
+        wildcards=SimpleNamespace(name=knn),
         params=SimpleNamespace(
             family="knn",
             descriptors=list(groups),
@@ -225,14 +225,14 @@ def run_knn_script(tmp_path, train, train_y, val, val_y, test, features="combo",
     return json.loads((out / "metrics.json").read_text())
 
 
-@pytest.mark.parametrize("features", ["hsv16", "jointhsv", "spectrum", "lbp", "pixels", "combo"])
-def test_neighbours_and_votes_do_not_depend_on_the_thread_count(real_sets, tmp_path, features):
+@pytest.mark.parametrize("knn", ["hsv16", "jointhsv", "spectrum", "lbp", "pixels", "combo"])
+def test_neighbours_and_votes_do_not_depend_on_the_thread_count(real_sets, tmp_path, knn):
     """Histograms are quantised: many rows lie at equal distances, so the tie-breaking is
     tested too. One thread and four give the same probabilities, to the bit."""
     train, train_y, query, query_y = real_sets
     val, val_y, test = query[::2], query_y[::2], query[1::2]
-    one = run_knn_script(tmp_path / "one", train, train_y, val, val_y, test, features, 1)
-    four = run_knn_script(tmp_path / "four", train, train_y, val, val_y, test, features, 4)
+    one = run_knn_script(tmp_path / "one", train, train_y, val, val_y, test, knn, 1)
+    four = run_knn_script(tmp_path / "four", train, train_y, val, val_y, test, knn, 4)
     assert one["best_k"] == four["best_k"] and one["voting"] == four["voting"]
     for name in ("val_proba.npy", "test_proba.npy"):
         a, b = (np.load(tmp_path / run / "out" / name) for run in ("one", "four"))
