@@ -8,7 +8,7 @@ configfile: "config.yaml"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
-include: "rules/features.smk"
+include: "rules/descriptors.smk"
 include: "rules/model.smk"
 include: "rules/cnn.smk"
 include: "rules/ensemble.smk"

@@ -2,7 +2,7 @@
 median, min and max, a plain table, and rule ``train_cnn``'s job for the benchmarks that
 train.
 
-Every benchmark in this folder runs as a script (``python benchmarks/features.py ...``),
+Every benchmark in this folder runs as a script (``python benchmarks/descriptors.py ...``),
 so this folder is first on its module path and it reads ``from harness import ...``.
 A benchmark prints, in this order:
 

@@ -8,7 +8,7 @@ of its training split (the first ``--images``; default all):
 - decoding alone: ``cv2.imread`` on one thread;
 - the workflow's stage: ``deepfake.ingest.ingest_split`` (CSV checks, decoding on
   ``--threads`` threads, RGB conversion, size check) then
-  ``deepfake.features.hsv_histograms`` (16 bins per channel);
+  ``deepfake.descriptors.hsv_histograms`` (16 bins per channel);
 - with ``--threads`` above 1, decoding alone on that many threads too.
 
 The stage's rate over one-thread decoding is its overhead (the target: at least 75%).
@@ -46,7 +46,7 @@ def measure(data: Path, threads: int, count: int | None, n_rounds: int) -> tuple
     import cv2
     import pandas as pd
 
-    from deepfake.features import hsv_histograms
+    from deepfake.descriptors import hsv_histograms
     from deepfake.ingest import ingest_split
 
     cv2.setNumThreads(threads)

@@ -4,7 +4,7 @@
     python experiments/knn_job_layout.py /tmp/dev /tmp/knnjob
     # then, in a copy of the workflow:
     snakemake --cores 2 results/knn/pixels/metrics.json \\
-        --config data_dir=/tmp/knnjob 'knn={features: [pixels]}'
+        --config data_dir=/tmp/knnjob 'knn={descriptors: [pixels]}'
     cat results/benchmarks/knn/pixels.tsv
 
 The competition's pixel KNN searches 12,500 training images for 1,250

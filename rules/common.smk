@@ -15,6 +15,7 @@ from deepfake.config import (
     check_predict_model,
     check_refit,
     choose_model,
+    config_layers,
     inference_files,
     merge,
     model_folder,
@@ -55,11 +56,29 @@ merge(
         }
     ),
 )
+
+
+def config_sources():
+    """What Snakemake merged into the config, in its order: the Snakefile's configfile
+    (unless --replace-workflow-config), the --configfile overlays, the --config values.
+    """
+    settings = workflow.config_settings
+    overlays = list(settings.configfiles)
+    # the configfile directive appends its file to the overlays
+    own = workflow.configfiles[len(overlays) :]
+    if settings.replace_workflow_config:
+        own = []
+    return config_layers([*own, *overlays], settings.config)
+
+
 # The schema fills in every default; a wrong key or value stops here, in a few lines
-# without a traceback, as every refusal before the first job does.
+# without a traceback, as every refusal before the first job does (a key renamed in
+# this release is read under its old name, with a warning).
 with refusals():
     check_config(
-        config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml")
+        config,
+        os.path.join(workflow.basedir, "schemas", "config.schema.yaml"),
+        config_sources(),
     )
     check_has_model(config)
     check_predict_model(config)
@@ -103,7 +122,6 @@ MODEL_SETS = {"train": TRAIN, "validation": "validation", "test": "test"} | (
 wildcard_constraints:
     split=WILDCARDS["split"],
     set=WILDCARDS["set"],
-    features=WILDCARDS["features"],
     descriptor=WILDCARDS["descriptor"],
     family=WILDCARDS["family"],
     variant=WILDCARDS["variant"],
@@ -226,7 +244,7 @@ def unknowns_inputs(wildcards):
     if HOLDOUT:
         sets["holdout"] = "holdout"
     inputs = {
-        name: [R.features(d, s) for d in unknowns_descriptors()]
+        name: [R.descriptors(d, s) for d in unknowns_descriptors()]
         for name, s in sets.items()
     }
     model = config["unknowns"]["model"]
@@ -272,9 +290,9 @@ def final_outputs():
         *([R.unknowns()] if config["unknowns"]["descriptors"] else []),
         *figures(),
         *report_pages(),
-        # The features of every set, the augmented training set included, even
+        # The HSV histograms of every set, the augmented training set included, even
         # where no configured model reads them.
-        *[R.features(hist, s) for s in run_sets()],
+        *[R.descriptors(hist, s) for s in run_sets()],
     ]
 
 
@@ -301,7 +319,7 @@ def model_inputs(family):
         if not files:
             return arrays
         return arrays | {
-            f"{name}_features": [R.features(g, s) for g in files]
+            f"{name}_descriptors": [R.descriptors(g, s) for g in files]
             for name, s in MODEL_SETS.items()
         }
 
@@ -389,10 +407,10 @@ def cnn_inputs(wildcards):
     if HOLDOUT:
         sets["holdout"] = "holdout"
     inputs = {name: R.arrays(s) for name, s in sets.items()}
-    inputs |= {f"{name}_hist": R.features(hist, s) for name, s in sets.items()}
+    inputs |= {f"{name}_hist": R.descriptors(hist, s) for name, s in sets.items()}
     if settings.fingerprint:
         inputs |= {
-            f"{name}_freq": [R.features(f, s) for f in settings.fingerprint]
+            f"{name}_freq": [R.descriptors(f, s) for f in settings.fingerprint]
             for name, s in sets.items()
         }
     return inputs

@@ -114,7 +114,7 @@ rule best_confusions:
 rule class_histograms:
     """The mean HSV histogram of each class of the training split."""
     input:
-        hist=R.features(descriptor_name(config, "hsv"), "train"),
+        hist=R.descriptors(descriptor_name(config, "hsv"), "train"),
         train=R.arrays("train"),
         code=code("plot_class_histograms.py"),
     output:

@@ -1,12 +1,12 @@
-"""Snakemake entry point: one named descriptor (hsv<bins>, jointhsv, spectrum, lbp) of one
-array file."""
+"""Snakemake entry point: one named descriptor (hsv<bins>, jointhsv, spectrum, lbp, cooc,
+crosscooc) of one array file."""
 
 import logging
 import time
 
 import numpy as np
 
-from deepfake.features import descriptor
+from deepfake.descriptors import descriptor
 from deepfake.io import save_npy
 from deepfake.smk import job_from_argv, run
 
@@ -15,17 +15,17 @@ def main(smk):
     with np.load(smk.input[0]) as arrays:
         images = arrays["images"]
     start = time.perf_counter()
-    features = descriptor(smk.wildcards.descriptor, images)
+    values = descriptor(smk.wildcards.descriptor, images)
     seconds = time.perf_counter() - start
     logging.info(
         "%s of %d images: %s in %.1f s (%.0f images/s)",
         smk.wildcards.descriptor,
         len(images),
-        features.shape,
+        values.shape,
         seconds,
         len(images) / max(seconds, 1e-9),
     )
-    save_npy(smk.output[0], features)
+    save_npy(smk.output[0], values)
 
 
 if __name__ == "__main__":

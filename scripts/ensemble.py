@@ -12,7 +12,7 @@ from deepfake import layout
 from deepfake.ensemble import EnsembleModel, combine, members_record
 from deepfake.io import save_json
 from deepfake.metrics import metrics_record
-from deepfake.predictions import calibrated, save_predictions
+from deepfake.probabilities import calibrated, save_probabilities
 from deepfake.smk import job_from_argv, run
 
 
@@ -59,7 +59,7 @@ def main(smk):
         data=from_members["data"],
         temperature=temperature,
     )
-    save_predictions(smk.output, proba)
+    save_probabilities(smk.output, proba)
     save_json(smk.output.metrics, result)
     for m in members:
         logging.info("member %s: val_accuracy %.4f", m, result["member_val_accuracy"][m])

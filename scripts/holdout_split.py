@@ -7,8 +7,8 @@ import logging
 import numpy as np
 
 from deepfake.io import load_arrays, save_arrays
-from deepfake.sets import holdout_mask
 from deepfake.smk import job_from_argv, run
+from deepfake.training_sets import holdout_mask
 
 
 def main(smk):

@@ -72,7 +72,7 @@ def main(smk) -> None:
 
     from deepfake.io import save_json
     from deepfake.metrics import metrics_record
-    from deepfake.predictions import calibrated, save_predictions
+    from deepfake.probabilities import calibrated, save_probabilities
     from deepfake.train import check_split, n_freq_of, train_cnn
 
     variant = str(smk.params.variant)
@@ -96,12 +96,12 @@ def main(smk) -> None:
     labels = {s: splits[n]["label"] for s, n in sets.items() if n in splits}
     temperature, proba, calibration = calibrated(raw, labels)
     result.write_outputs(Path(out.card).parent, data=smk.params.data, temperature=temperature)
-    save_predictions(out, proba)
+    save_probabilities(out, proba)
     summary = dict(result.summary)
     metrics = metrics_record(
         "cnn",
         variant,
-        features="+".join(["image", f"hsv{settings.bins}", *settings.fingerprint]),
+        inputs="+".join(["image", f"hsv{settings.bins}", *settings.fingerprint]),
         protocol=summary.pop("protocol"),
         val_proba=proba["validation"],
         val_labels=val["label"],

@@ -6,8 +6,8 @@ import logging
 import numpy as np
 
 from deepfake.io import load_arrays, save_arrays
-from deepfake.sets import joined
 from deepfake.smk import job_from_argv, run
+from deepfake.training_sets import joined
 
 
 def main(smk):

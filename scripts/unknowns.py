@@ -9,8 +9,8 @@ import logging
 import numpy as np
 
 from deepfake.io import save_json
-from deepfake.sets import holdout_mask
 from deepfake.smk import job_from_argv, run
+from deepfake.training_sets import holdout_mask
 from deepfake.unknowns import UnknownDetector
 
 HELD_OUT = 0.1  # of the training images, when the run holds none out for calibration

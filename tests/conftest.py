@@ -262,9 +262,9 @@ def tiny_run_shared(tmp_path_factory) -> Path:
 
 # Every model kind in one tiny run (tests/test_predict_workflow.py, test_shipped_model.py,
 # test_entry_points.py): each descriptor's KNN (both votings among them), raw pixels, the
-# combination, the gradient-boosted trees, each network (a CNN with the fingerprint input,
-# one with test-time augmentation, one trained on random crops), an ensemble of three
-# families, the unknown-image detector and a shipped folder of that ensemble.
+# combination, the gradient-boosted trees, each network architecture (a CNN with the
+# fingerprint input, one with test-time augmentation, one trained on random crops), an
+# ensemble of three families, the unknown-image detector and a shipped folder of it.
 NETWORK_VARIANTS = {
     "paper": {"network": "paper", "filters": [4, 4, 8, 8, 8]},
     "resnet": {"network": "resnet", "filters": [4, 8], "blocks": [1, 0]},
@@ -285,7 +285,7 @@ def every_model_config() -> dict:
     config["knn"] = {
         "k": [1, 3, 5],
         "weights": ["uniform", "distance"],
-        "features": ["hsv", "pixels", "jointhsv", "spectrum", "lbp", "combo"],
+        "descriptors": ["hsv", "pixels", "jointhsv", "spectrum", "lbp", "combo"],
         "combination": {"groups": ["hsv", "spectrum", "lbp"], "group_weights": [0, 1]},
     }
     config["gbm"] = {"descriptors": ["hsv", "cooc"], "max_iter": 10}

@@ -105,7 +105,7 @@ def test_gpu_check_answers_help(tmp_path):
 @pytest.mark.parametrize(
     ("script", "rows"),
     [
-        ("features.py", ["PNG decoding (cv2.imread)", "hsv16", "lbp"]),
+        ("descriptors.py", ["PNG decoding (cv2.imread)", "hsv16", "lbp"]),
         ("ingest.py", ["decode only (cv2.imread), 1 thread", "ingest + HSV histograms, 1 thread"]),
     ],
 )

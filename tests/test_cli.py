@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from conftest import REPO, separable
 
-from deepfake.features import descriptor
+from deepfake.descriptors import descriptor
 from deepfake.knn_model import KnnModel
 
 CLI = [sys.executable, "-m", "deepfake.cli"]

@@ -69,7 +69,7 @@ def test_every_variant_is_trained_and_scored(cnn_run):
     flatten = json.loads((cnn_run / "results/cnn/flatten/metrics.json").read_text())
     baseline = json.loads((cnn_run / "results/cnn/baseline/metrics.json").read_text())
     assert flatten["n_params"] > baseline["n_params"]
-    assert json.loads((cnn_run / "results/cnn/bins8/metrics.json").read_text())["features"] == (
+    assert json.loads((cnn_run / "results/cnn/bins8/metrics.json").read_text())["inputs"] == (
         "image+hsv8"
     )
 
@@ -160,8 +160,8 @@ RERUNS = {
         | dict.fromkeys(DOWNSTREAM),
     ),
     "cnn.environment": (lambda c: c["cnn"].update(environment="gpu"), {}),
-    "knn.features": (  # dropping a feature set only re-summarises
-        lambda c: c["knn"].update(features=["hsv"]),
+    "knn.descriptors": (  # dropping a descriptor only re-summarises
+        lambda c: c["knn"].update(descriptors=["hsv"]),
         {"summary": 1, "submission": 1, "best_confusions": 1, "class_recall": 1, "report_page": 1}
         | {"reliability": 1},
     ),

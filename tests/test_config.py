@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 
@@ -15,7 +16,9 @@ from deepfake.config import (
     check_predict_model,
     choose_model,
     inference_files,
+    merge,
     models,
+    renamed_keys,
     typed_cli_values,
 )
 from deepfake.datafolder import check_data_folder, data_record, folder_manifest
@@ -128,7 +131,7 @@ def test_summary_rows_resolve_best_and_families(tmp_path):
 
 
 def test_the_schema_fills_every_default_and_says_a_wrong_key_in_a_line():
-    config = {"data_dir": "demo", "histogram_bins": 16, "knn": {"k": [3], "features": ["hsv"]}}
+    config = {"data_dir": "demo", "histogram_bins": 16, "knn": {"k": [3], "descriptors": ["hsv"]}}
     config |= {k: load_config("tiny")[k] for k in ("demo", "augment", "cnn")}
     check_config(config, REPO / "schemas" / "config.schema.yaml")
     assert config["results_dir"] == "results" and config["ensemble"]["name"] == "mean"
@@ -139,9 +142,55 @@ def test_the_schema_fills_every_default_and_says_a_wrong_key_in_a_line():
     message = str(caught.value)
     assert (
         "config key 'knn.kk' is not allowed here; did you mean 'k'? allowed keys: "
-        "combination, features, k" in message
+        "combination, descriptors, k" in message
     )
     assert len(message.splitlines()) == 2  # the heading and one line: no schema, no config
+
+
+OLD_NAME_WARNING = (
+    "Warning: config key knn.features is now knn.descriptors; "
+    "the old name is read until the next release."
+)
+
+
+def test_the_old_name_of_knn_descriptors_is_read_as_the_new_one_with_one_line(capsys):
+    new = load_config("tiny")
+    old = copy.deepcopy(new)
+    old["knn"] = {k if k != "descriptors" else "features": v for k, v in new["knn"].items()}
+    assert "descriptors" not in old["knn"]
+    assert validated(old) == validated(new)
+    assert capsys.readouterr().err.splitlines() == [OLD_NAME_WARNING]
+    assert validated(new) and capsys.readouterr().err == ""
+    page = (REPO / "docs" / "configuration.md").read_text()
+    assert OLD_NAME_WARNING in " ".join(page.split())  # the upgrade notes quote it
+
+
+def test_the_last_config_layer_that_sets_knn_descriptors_decides():
+    base = {"knn": {"k": [3], "descriptors": ["hsv"]}}
+    overlay = {"knn": {"features": ["pixels"]}}
+    config = copy.deepcopy(base)
+    merge(config, overlay)  # as --configfile merges: both keys
+    assert renamed_keys(config, [base, overlay]) == [OLD_NAME_WARNING]
+    assert config["knn"] == {"k": [3], "descriptors": ["pixels"]}
+    config = copy.deepcopy(overlay)
+    merge(config, base)  # the new name given last wins
+    assert renamed_keys(config, [overlay, base]) == [OLD_NAME_WARNING]
+    assert config["knn"] == {"k": [3], "descriptors": ["hsv"]}
+
+
+def test_knn_descriptors_and_its_old_name_together_are_refused():
+    config = load_config("tiny")
+    config["knn"]["features"] = ["pixels"]
+    with pytest.raises(ConfigError) as caught:
+        check_config(config, REPO / "schemas" / "config.schema.yaml")
+    assert str(caught.value) == (
+        "config knn.features and knn.descriptors are both given; features is the old name "
+        "of descriptors: give knn.descriptors only"
+    )
+    layers = [{"knn": {"descriptors": ["hsv"]}}, {"knn": {"features": [], "descriptors": []}}]
+    config = {"knn": {"features": [], "descriptors": []}}
+    with pytest.raises(ConfigError, match="both given"):
+        renamed_keys(config, layers)
 
 
 def test_a_data_folder_must_hold_the_competitions_layout(tmp_path):

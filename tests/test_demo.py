@@ -14,7 +14,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from deepfake import N_CLASSES
 from deepfake.demo import MUTED_CLASS, SPLITS, apply_fingerprint, draw_content, generate_demo
-from deepfake.features import hsv_histograms
+from deepfake.descriptors import hsv_histograms
 
 COUNTS = {"train": 50, "validation": 25, "test": 25}
 

@@ -118,7 +118,7 @@ def test_the_demo_warning_is_a_coloured_box_and_a_real_run_has_none(tmp_path):
 def test_a_cards_warning_is_the_same_box():
     row = rows().iloc[0].to_dict() | {f"recall_{c}": 0.5 for c in range(5)}
     record = {"data": data_record("demo"), "n_train": 100, "n_val": 50, "protocol": "clean",
-              "model": "knn", "features": "hsv16", "train_seconds": 1.0,
+              "family": "knn", "inputs": "hsv16", "train_seconds": 1.0,
               "versions": {"python": "3.11"}}  # fmt: skip
     card = model_card(row, record)
     assert 'class="data-warning"' in card and "synthetic demo data" in card
@@ -126,7 +126,7 @@ def test_a_cards_warning_is_the_same_box():
 
 @pytest.mark.slow
 def test_a_real_data_run_stamps_no_figure(tmp_path, sample):
-    from deepfake.split import stratified_layout
+    from deepfake.make_split import stratified_layout
 
     data = tmp_path / "data"
     stratified_layout(sample, data, val_frac=0.5, per_class=10, seed=0)

@@ -63,9 +63,9 @@ def test_member_name_from_a_results_path():
     assert layout.model_of("/x/results/knn/hsv16/metrics.json") == "knn/hsv16"
 
 
-def member(features, accuracy, protocol="clean", seconds=10.0, pflop=0.0, demo=True):
+def member(inputs, accuracy, protocol="clean", seconds=10.0, pflop=0.0, demo=True):
     return {
-        "features": features,
+        "inputs": inputs,
         "val_accuracy": accuracy,
         "protocol": protocol,
         "train_seconds": seconds,
@@ -95,9 +95,9 @@ def test_metrics_and_summary_row(tmp_path):
         **members_record(list(members), member_metrics),
     )
     assert set(COMMON_KEYS) <= set(metrics)
-    assert metrics["model"] == "ensemble" and metrics["variant"] == "mean"
+    assert metrics["family"] == "ensemble" and metrics["name"] == "mean"
     assert metrics["members"] == ["cnn/a", "knn/hsv8"]
-    assert metrics["features"] == "image+hsv16+hsv8"
+    assert metrics["inputs"] == "image+hsv16+hsv8"
     assert metrics["val_accuracy"] == pytest.approx(np.mean(mean.argmax(1) == labels))
     assert metrics["member_val_accuracy"] == {"cnn/a": 0.5, "knn/hsv8": 0.25}
     # what it costs: its members' sums; clean only if every member is

@@ -51,7 +51,11 @@ def run(every_model_shared, tmp_path_factory):
 @pytest.mark.parametrize(
     ("script", "wildcards", "output"),
     [
-        ("descriptors.py", ["descriptor=cooc", "set=validation"], "features/cooc/validation.npy"),
+        (
+            "descriptors.py",
+            ["descriptor=cooc", "set=validation"],
+            "descriptors/cooc/validation.npy",
+        ),
         ("model.py", ["knn", "name=hsv16"], "knn/hsv16/val_proba.npy"),
         ("model.py", ["knn", "name=pixels"], "knn/pixels/val_proba.npy"),
         ("model.py", ["gbm", "name=fingerprints"], "gbm/fingerprints/val_proba.npy"),

@@ -32,7 +32,7 @@ def test_summary_row_and_order(tmp_path):
         predicted[:wrong] = (predicted[:wrong] + 1) % 5
         metrics, report = tmp_path / f"{name}.json", tmp_path / f"{name}.csv"
         accuracy = float(np.mean(predicted == truth))
-        record = {"model": "knn", "variant": name, "features": name, "protocol": "report",
+        record = {"family": "knn", "name": name, "inputs": name, "protocol": "report",
                   "val_accuracy": accuracy, "best_k": 3, "train_seconds": 1.25,
                   "train_pflop": 0.0, "data": {"data_dir": "demo", "demo": True},
                   "params": {"k": [3, 5]}}  # fmt: skip
@@ -47,6 +47,7 @@ def test_summary_row_and_order(tmp_path):
     ]  # fmt: skip
     assert table.loc[2, "weakest_class"] == 0 and full.loc[2, "recall_0"] == 0.0
     assert full.loc[0, "best_k"] == 3 and full.loc[0, "params.k"] == "3 5"
+    assert full.loc[0, "name"] == "b" and full.loc[0, "inputs"] == "b"  # the record's keys
     assert table.loc[0, "trained_on"] == "demo (synthetic)" and table.loc[0, "protocol"] == "report"
 
 

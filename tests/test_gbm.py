@@ -11,8 +11,8 @@ from conftest import separable
 from threadpoolctl import threadpool_limits
 
 from deepfake import layout
+from deepfake.descriptors import descriptor
 from deepfake.families import load
-from deepfake.features import descriptor
 from deepfake.gbm_model import Forest, GbmModel
 
 PARAMS = {"max_iter": 20, "learning_rate": 0.2, "max_leaf_nodes": 7, "l2_regularization": 0.0,

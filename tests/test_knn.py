@@ -12,8 +12,8 @@ import pytest
 from conftest import copy_workflow, load_config, snakemake
 from sklearn.neighbors import KNeighborsClassifier
 
+from deepfake.descriptors import descriptor, hsv_histograms, pixel_descriptor
 from deepfake.families import FAMILIES
-from deepfake.features import descriptor, hsv_histograms, pixel_features
 from deepfake.knn_search import (
     best_k,
     choose_combination,
@@ -45,13 +45,13 @@ def real_sets(real_images):
     return train, np.repeat(np.arange(5), 12), query, np.repeat(np.arange(5), 8)
 
 
-@pytest.mark.parametrize("features", ["hsv", "pixels"])
-def test_grid_votes_equal_kneighborsclassifier_refit_per_k(real_sets, features):
+@pytest.mark.parametrize("knn", ["hsv", "pixels"])
+def test_grid_votes_equal_kneighborsclassifier_refit_per_k(real_sets, knn):
     train, train_y, query, query_y = real_sets
-    if features == "hsv":
+    if knn == "hsv":
         train_x, query_x = hsv_histograms(train, 16), hsv_histograms(query, 16)
     else:
-        train_x, query_x = pixel_features(train), pixel_features(query)
+        train_x, query_x = pixel_descriptor(train), pixel_descriptor(query)
     grid, proba = knn_grid(train_x, train_y, query_x, query_y, KS, WEIGHTS)
     assert len(grid) == len(KS) * len(WEIGHTS)
     for k in KS:
@@ -83,8 +83,8 @@ def test_distance_votes_of_exact_duplicates_follow_scikit_learn(real_sets):
 
 def test_uint8_search_matches_float_manhattan(real_sets):
     train, _, query, _ = real_sets
-    fast = nearest(pixel_features(train), pixel_features(query), 5)
-    slow = nearest(pixel_features(train).astype(np.float32), pixel_features(query), 5)
+    fast = nearest(pixel_descriptor(train), pixel_descriptor(query), 5)
+    slow = nearest(pixel_descriptor(train).astype(np.float32), pixel_descriptor(query), 5)
     np.testing.assert_array_equal(fast, slow)
 
 
@@ -94,7 +94,7 @@ def test_pixel_search_returns_brute_force_neighbours_for_every_k(
     real_sets, train_chunk, query_block, pruned
 ):
     train, _, query, _ = real_sets
-    train_x, query_x = pixel_features(train), pixel_features(query)
+    train_x, query_x = pixel_descriptor(train), pixel_descriptor(query)
     wide = train_x.astype(np.int32)
     brute = np.stack([np.abs(wide - q).sum(axis=1) for q in query_x.astype(np.int32)])
     for k in KS + [len(train_x)]:
@@ -111,17 +111,17 @@ def test_pixel_search_returns_brute_force_neighbours_for_every_k(
 
 def test_pixel_search_breaks_ties_by_training_row(real_sets):
     train, _, query, _ = real_sets
-    train_x = pixel_features(np.concatenate([train[:5], train[:5]]))  # rows i and i + 5 tie
+    train_x = pixel_descriptor(np.concatenate([train[:5], train[:5]]))  # rows i and i + 5 tie
     expected = np.c_[np.arange(5), np.arange(5) + 5]
-    _, index = pixel_neighbours(train_x, pixel_features(train[:5]), 2, train_chunk=3)
+    _, index = pixel_neighbours(train_x, pixel_descriptor(train[:5]), 2, train_chunk=3)
     np.testing.assert_array_equal(index, expected)
-    _, index = pruned_pixel_neighbours(train_x, pixel_features(train[:5]), 2, (100, 100, 3))
+    _, index = pruned_pixel_neighbours(train_x, pixel_descriptor(train[:5]), 2, (100, 100, 3))
     np.testing.assert_array_equal(index, expected)
 
 
 def test_coarse_bound_never_exceeds_the_full_distance(real_sets):
     train, _, query, _ = real_sets
-    train_x, query_x = pixel_features(train), pixel_features(query)
+    train_x, query_x = pixel_descriptor(train), pixel_descriptor(query)
     coarse_train, coarse_query = (coarse_images(x, (100, 100, 3)) for x in (train_x, query_x))
     for q, cq in zip(query_x.astype(np.int32), coarse_query.astype(np.int32), strict=True):
         full = np.abs(train_x.astype(np.int32) - q).sum(axis=1)
@@ -135,11 +135,11 @@ def test_coarse_means_are_within_half_a_level_of_the_block_sums(real_images):
     real = np.stack([cv2.imread(str(p)) for p in real_images[2][:10]])
     for images in (real, rng.integers(0, 256, (10, 100, 100, 3), dtype=np.uint8)):
         sums = images.reshape(10, 50, 2, 50, 2, 3).sum(axis=(2, 4), dtype=np.int64)
-        means = coarse_images(pixel_features(images), (100, 100, 3)).reshape(sums.shape)
+        means = coarse_images(pixel_descriptor(images), (100, 100, 3)).reshape(sums.shape)
         assert np.abs(sums - 4 * means.astype(np.int64)).max() <= 2
 
 
-def test_separable_features_are_classified_perfectly():
+def test_separable_rows_are_classified_perfectly():
     rng = np.random.default_rng(0)
     centres = rng.uniform(0, 100, size=(5, 8))
     train_y, val_y = np.repeat(np.arange(5), 20), np.repeat(np.arange(5), 10)
@@ -172,14 +172,14 @@ def groups_of(images):
     return [descriptor(name, images) for name in ("jointhsv", "spectrum", "lbp")]
 
 
-def run_knn_script(tmp_path, train, train_y, val, val_y, test, features="combo", threads=1):
+def run_knn_script(tmp_path, train, train_y, val, val_y, test, knn="combo", threads=1):
     """The shared model job (what scripts/model.py runs) of a KNN on one descriptor
     (default: the combination), on inputs written here (so that a test can change one of
     them); returns its metrics."""
     from snakemake.iocontainers import Namedlist
 
     inputs = {}
-    groups = ("jointhsv", "spectrum", "lbp") if features == "combo" else (features,)
+    groups = ("jointhsv", "spectrum", "lbp") if knn == "combo" else (knn,)
     tmp_path.mkdir(parents=True)
     for split, images, labels in (
         ("train", train, train_y),
@@ -188,13 +188,13 @@ def run_knn_script(tmp_path, train, train_y, val, val_y, test, features="combo",
     ):
         inputs[f"{split}_arrays"] = str(tmp_path / f"{split}.npz")
         np.savez(inputs[f"{split}_arrays"], images=images, labels=labels)
-        inputs[f"{split}_features"] = []
-        for name in groups if features != "pixels" else ():
-            inputs[f"{split}_features"].append(str(tmp_path / f"{name}_{split}.npy"))
-            np.save(inputs[f"{split}_features"][-1], descriptor(name, images))
+        inputs[f"{split}_descriptors"] = []
+        for name in groups if knn != "pixels" else ():
+            inputs[f"{split}_descriptors"].append(str(tmp_path / f"{name}_{split}.npy"))
+            np.save(inputs[f"{split}_descriptors"][-1], descriptor(name, images))
     out = tmp_path / "out"
     settings = {"k": [1, 3, 5], "weights": WEIGHTS}
-    if features == "combo":
+    if knn == "combo":
         settings["combination"] = {
             "groups": list(groups),
             "group_weights": [0, 0.5, 1],
@@ -212,7 +212,7 @@ def run_knn_script(tmp_path, train, train_y, val, val_y, test, features="combo",
             test_proba=str(out / "test_proba.npy"),
             metrics=str(out / "metrics.json"),
         ),
-        wildcards=SimpleNamespace(name=features),
+        wildcards=SimpleNamespace(name=knn),
         params=SimpleNamespace(
             family="knn",
             descriptors=list(groups),
@@ -225,14 +225,14 @@ def run_knn_script(tmp_path, train, train_y, val, val_y, test, features="combo",
     return json.loads((out / "metrics.json").read_text())
 
 
-@pytest.mark.parametrize("features", ["hsv16", "jointhsv", "spectrum", "lbp", "pixels", "combo"])
-def test_neighbours_and_votes_do_not_depend_on_the_thread_count(real_sets, tmp_path, features):
+@pytest.mark.parametrize("knn", ["hsv16", "jointhsv", "spectrum", "lbp", "pixels", "combo"])
+def test_neighbours_and_votes_do_not_depend_on_the_thread_count(real_sets, tmp_path, knn):
     """Histograms are quantised: many rows lie at equal distances, so the tie-breaking is
     tested too. One thread and four give the same probabilities, to the bit."""
     train, train_y, query, query_y = real_sets
     val, val_y, test = query[::2], query_y[::2], query[1::2]
-    one = run_knn_script(tmp_path / "one", train, train_y, val, val_y, test, features, 1)
-    four = run_knn_script(tmp_path / "four", train, train_y, val, val_y, test, features, 4)
+    one = run_knn_script(tmp_path / "one", train, train_y, val, val_y, test, knn, 1)
+    four = run_knn_script(tmp_path / "four", train, train_y, val, val_y, test, knn, 4)
     assert one["best_k"] == four["best_k"] and one["voting"] == four["voting"]
     for name in ("val_proba.npy", "test_proba.npy"):
         a, b = (np.load(tmp_path / run / "out" / name) for run in ("one", "four"))
@@ -278,16 +278,16 @@ def test_cross_validation_finds_the_informative_group():
 @pytest.mark.slow
 def test_workflow_runs_descriptor_and_combination_knn_with_default_settings(tmp_path):
     config = load_config("tiny")  # no knn.weights nor knn.combination: schema defaults
-    config["knn"]["features"] = ["spectrum", "combo"]
+    config["knn"]["descriptors"] = ["spectrum", "combo"]
     workdir = copy_workflow(tmp_path, config)
     targets = [f"results/knn/{f}/metrics.json" for f in ("spectrum", "combo")]
     snakemake(workdir, *targets)
     for name in ("jointhsv", "spectrum", "lbp"):
-        features = np.load(workdir / "results" / "features" / name / "validation.npy")
-        assert features.dtype == np.float32 and len(features) == 50
+        values = np.load(workdir / "results" / "descriptors" / name / "validation.npy")
+        assert values.dtype == np.float32 and len(values) == 50
     combo = json.loads((workdir / "results/knn/combo/metrics.json").read_text())
     assert combo["groups"] == ["jointhsv", "spectrum", "lbp"] and combo["cv_folds"] == 3
     assert combo["group_weights"][0] == 1.0 and combo["voting"] == "uniform"
     assert combo["best_k"] in (3, 5) and 0 <= combo["val_accuracy"] <= 1
     spectrum = json.loads((workdir / "results/knn/spectrum/metrics.json").read_text())
-    assert spectrum["features"] == "spectrum" and spectrum["n_val"] == 50
+    assert spectrum["inputs"] == "spectrum" and spectrum["n_val"] == 50

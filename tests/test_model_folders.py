@@ -13,8 +13,8 @@ import pytest
 from conftest import separable
 
 from deepfake import layout
+from deepfake.descriptors import descriptor
 from deepfake.families import CARD_FORMAT, FAMILIES, load, read_card
-from deepfake.features import descriptor
 from deepfake.gbm_model import GbmModel
 
 DESCRIPTORS = ("hsv8",)

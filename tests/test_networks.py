@@ -1,4 +1,4 @@
-"""The CNN families: shapes, parameter counts, residual wiring, dtypes, save/load, learning."""
+"""The CNN architectures: shapes, parameter counts, residual wiring, dtypes, save/load, learning."""
 
 from deepfake.backend import configure
 

@@ -169,7 +169,7 @@ def differences(workdir) -> set[str]:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     config = load_config("tiny")
-    config["knn"]["features"] = ["hsv"]
+    config["knn"]["descriptors"] = ["hsv"]
     config["centroid"] = {"descriptors": ["hsv"]}
     config["ensemble"] = {"name": "pair", "members": [MODEL, "knn/hsv16"]}
     config["calibration"] = {"holdout": 0.2, "seed": 1}
@@ -193,8 +193,8 @@ def test_the_new_family_is_trained_calibrated_and_scored(run):
     metrics = json.loads((folder / "metrics.json").read_text())
     assert card["family"] == "centroid" and card["descriptors"] == ["hsv16"]
     assert (folder / "centroids.npz").is_file()
-    assert metrics["model"] == "centroid" and metrics["variant"] == "hsv16"
-    assert metrics["features"] == "hsv16" and metrics["protocol"] == "clean"
+    assert metrics["family"] == "centroid" and metrics["name"] == "hsv16"
+    assert metrics["inputs"] == "hsv16" and metrics["protocol"] == "clean"
     assert metrics["calibration"]["fitted_on"] == "20 held-out training images"
     assert card["temperature"] == metrics["calibration"]["temperature"]
     assert metrics["scale"] > 0 and 0 <= metrics["val_accuracy"] <= 1

@@ -14,9 +14,9 @@ import pytest
 from conftest import separable
 
 from deepfake.datafolder import prediction_files
+from deepfake.descriptors import descriptor, hsv_histograms
 from deepfake.ensemble import EnsembleModel
 from deepfake.families import load
-from deepfake.features import descriptor, hsv_histograms
 from deepfake.knn_model import KnnModel
 from deepfake.knn_search import combine, group_scales, knn_proba
 from deepfake.predict import COLUMNS, chunks, predict_folder, read_images

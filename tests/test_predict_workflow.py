@@ -92,7 +92,7 @@ def test_predict_needs_only_the_chosen_models_files(run, tmp_path):
     shutil.copytree(run, copy, symlinks=True)
     shutil.rmtree(copy / "results" / "knn")
     for name in ("jointhsv", "lbp"):
-        shutil.rmtree(copy / "results" / "features" / name)
+        shutil.rmtree(copy / "results" / "descriptors" / name)
     folder = copy / "results" / "demo" / "validation"
     args = ("--config", f"predict_dir={folder}", "predict_model=cnn/resnet")
     assert planned_rules(copy, *args, "--", "predict") == {"predict": 1}

@@ -14,7 +14,7 @@ from deepfake.config import check_refit
 from deepfake.datafolder import data_record, trained_on
 from deepfake.evaluate import summarise
 from deepfake.report import REFIT_WARNING
-from deepfake.sets import joined
+from deepfake.training_sets import joined
 
 
 def arrays(ids, labels):
@@ -45,7 +45,7 @@ def test_refit_needs_a_model_of_the_run_and_the_clean_protocol():
     config["cnn"]["select_on_validation"] = False
     with pytest.raises(ValueError, match=r"\['knn/hsv16', 'knn/pixels'\] choose on the validation"):
         check_refit(config)
-    config["knn"]["features"] = ["combo"]
+    config["knn"]["descriptors"] = ["combo"]
     check_refit(config)
     config["refit"]["model"] = "knn/nope"
     with pytest.raises(ValueError, match="refit.model: 'knn/nope' is no model of this run"):
@@ -76,7 +76,7 @@ def test_the_refit_model_leads_the_summary():
 def test_a_refit_run_learns_from_validation_and_says_so(tmp_path):
     config = load_config("tiny") | {
         "calibration": {"holdout": 0.1, "seed": 0},
-        "knn": {"k": [3, 5], "features": ["combo"]},
+        "knn": {"k": [3, 5], "descriptors": ["combo"]},
         "gbm": {"descriptors": ["hsv", "cooc"], "max_iter": 10},
         "refit": {"model": "gbm/fingerprints"},
     }

@@ -139,7 +139,7 @@ def test_key_order_changes_nothing(run):
     # (augment.hflip...) left to the schema: nothing to do.
     shuffled = config | {
         "cnn": config["cnn"] | {"base": dict(reversed(config["cnn"]["base"].items()))},
-        "knn": {"features": config["knn"]["features"], "k": config["knn"]["k"][::-1]},
+        "knn": {"descriptors": config["knn"]["descriptors"], "k": config["knn"]["k"][::-1]},
         "augment": {"seed": config["augment"]["seed"], "copies": config["augment"]["copies"]},
     }
     assert planned_rules(run, *overlay(run, "shuffled", shuffled)) == {}
@@ -158,7 +158,7 @@ def test_overlay_reruns_only_the_variants_it_changes(run):
             {"train_cnn": 2, "learning_curves": 1, "ensemble": 1} | dict.fromkeys(DOWNSTREAM),
         ),
         (
-            "features.py",  # histograms, knn and gbm import it, and everything after them
+            "descriptors.py",  # histograms, knn and gbm import it, and everything after them
             {"descriptors": 4, "knn": 2, "gbm": 1, "train_cnn": 2, "learning_curves": 1}
             | {"ensemble": 1}
             | {"class_histograms": None}
@@ -184,7 +184,7 @@ def test_backend_is_a_training_param(run, monkeypatch):
 
 def test_nested_command_line_config_and_subset(run):
     # Strings from --config are read as YAML: k 5,3 is the grid 3,5 (nothing to do).
-    assert planned_rules(run, "--config", "knn={k: [5, 3], features: [hsv, pixels]}") == {}
+    assert planned_rules(run, "--config", "knn={k: [5, 3], descriptors: [hsv, pixels]}") == {}
     planned = planned_rules(run, "--config", "cnn={train: [baseline]}")
     assert "train_cnn" not in planned
     assert set(planned) <= DOWNSTREAM | {"learning_curves", "report_config"}
@@ -195,7 +195,7 @@ def test_a_config_without_models_is_refused(run):
         run,
         "-n",
         "--config",
-        "knn={features: []}",
+        "knn={descriptors: []}",
         "cnn={train: []}",
         "gbm={descriptors: []}",
         check=False,

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from conftest import SNAKEMAKE, copy_workflow, job_stats, load_config, planned_rules, snakemake
 
-from deepfake.split import stratified_layout
+from deepfake.make_split import stratified_layout
 
 pytestmark = pytest.mark.slow
 
@@ -121,11 +121,11 @@ def test_sigkilled_training_resumes_after_its_last_epoch(tmp_path):
     assert KILL_AFTER <= killed_epoch < EPOCHS
     assert logged[:killed_epoch] == list(range(1, killed_epoch + 1))
     assert max(logged) < EPOCHS
-    finished = stamps(workdir / "results", ["demo/*.csv", "arrays/*.npz", "features/hsv*/*.npy"])
+    finished = stamps(workdir / "results", ["demo/*.csv", "arrays/*.npz", "descriptors/hsv*/*.npy"])
     needed = ["arrays/train_aug.npz", "arrays/validation.npz", "arrays/test.npz"]
-    needed += [f"features/hsv16/{s}.npy" for s in ("train_aug", "validation", "test")]
+    needed += [f"descriptors/hsv16/{s}.npy" for s in ("train_aug", "validation", "test")]
     assert set(needed) <= set(finished)  # train_cnn's inputs, all there before it ran
-    n_hist_left = 4 - len(list((workdir / "results" / "features" / "hsv16").glob("*.npy")))
+    n_hist_left = 4 - len(list((workdir / "results" / "descriptors" / "hsv16").glob("*.npy")))
 
     # 2. A killed snakemake leaves its lock behind: a plain rerun is refused ...
     refused = snakemake(workdir, "--rerun-incomplete", check=False)
@@ -227,9 +227,9 @@ def test_failed_job_leaves_the_dag_resumable(tmp_path, sample):
         "arrays/train.npz",
         "arrays/test.npz",
         "arrays/train_aug.npz",
-        "features/hsv16/train.npy",
-        "features/hsv16/test.npy",
-        "features/hsv16/train_aug.npy",
+        "descriptors/hsv16/train.npy",
+        "descriptors/hsv16/test.npy",
+        "descriptors/hsv16/train_aug.npy",
         "figures/class_histograms.png",
         "figures/samples.png",
     ]

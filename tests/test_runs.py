@@ -8,7 +8,7 @@ import json
 import pytest
 from conftest import copy_run, copy_workflow, load_config, planned_rules, snakemake
 
-from deepfake.split import stratified_layout
+from deepfake.make_split import stratified_layout
 
 pytestmark = pytest.mark.slow
 

@@ -11,13 +11,13 @@ import yaml
 from conftest import REPO, load_config
 
 from deepfake.config import WILDCARDS
+from deepfake.descriptors import DESCRIPTORS
 from deepfake.families import FAMILIES
-from deepfake.features import DESCRIPTORS
 from deepfake.settings import (
     FILE_DESCRIPTORS,
     FINGERPRINTS,
     HEADS,
-    KNN_FEATURES,
+    KNN_DESCRIPTORS,
     NETWORKS,
     SCHEDULES,
     TTA_TRANSFORMS,
@@ -69,7 +69,7 @@ def test_vocabularies_are_the_schemas_enums():
     assert tuple(CNN_SETTINGS["tta"]["items"]["enum"]) == TTA_TRANSFORMS
     assert CNN_SETTINGS["mixed_precision"]["enum"] == [True, False, "auto"]
     knn = SCHEMA["properties"]["knn"]["properties"]
-    assert tuple(knn["features"]["items"]["enum"]) == KNN_FEATURES
+    assert tuple(knn["descriptors"]["items"]["enum"]) == KNN_DESCRIPTORS
     groups = knn["combination"]["properties"]["groups"]["items"]["enum"]
     assert tuple(groups) == ("hsv", *FILE_DESCRIPTORS)
     gbm = SCHEMA["properties"]["gbm"]["properties"]["descriptors"]["items"]["enum"]
@@ -85,10 +85,6 @@ def test_wildcard_constraints_accept_exactly_the_vocabularies():
     def accepts(name, value):
         return re.fullmatch(WILDCARDS[name], value) is not None
 
-    for name in ["hsv16", "hsv8", *KNN_FEATURES[1:]]:
-        assert accepts("features", name)
-    for name in ["hsv", "hog", "combo2", "pixel"]:
-        assert not accepts("features", name)
     for name in ["hsv24", *FILE_DESCRIPTORS]:
         assert accepts("descriptor", name)
     for name in ["pixels", "combo", "hsv"]:
@@ -99,7 +95,7 @@ def test_wildcard_constraints_accept_exactly_the_vocabularies():
     # the Snakefile takes every constraint from that table
     common = (REPO / "rules" / "common.smk").read_text()
     block = common[common.index("wildcard_constraints:") :].split("\n\n")[0]
-    for name in ["split", "set", "features", "descriptor", "family", "variant", "name", "group"]:
+    for name in ["split", "set", "descriptor", "family", "variant", "name", "group"]:
         assert f'{name}=WILDCARDS["{name}"]' in block
 
 

@@ -18,7 +18,7 @@ def test_blas_threads_follow_the_rule_in_a_snakemake_job():
     code = (
         "import types, json\n"
         "snakemake = types.SimpleNamespace(threads=1)\n"
-        "import deepfake.features, numpy, threadpoolctl\n"
+        "import deepfake.descriptors, numpy, threadpoolctl\n"
         "print(json.dumps([p['num_threads'] for p in threadpoolctl.threadpool_info()"
         " if p['user_api'] == 'blas']))\n"
     )

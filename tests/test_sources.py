@@ -191,14 +191,14 @@ def test_code_inputs_follow_imports():
     names_ = names(REPO / "scripts" / "train_cnn.py")
     assert {"networks.py", "train.py", "backend.py", "__init__.py", "layout.py"} <= names_
     # its model's inputs are descriptors; the KNN's code is not the CNN's
-    assert "features.py" in names_ and "knn_search.py" not in names_
+    assert "descriptors.py" in names_ and "knn_search.py" not in names_
     assert "knn_model.py" not in names_
     # the shared model job reaches no family's model code (its rules declare their own)
     names_ = names(REPO / "scripts" / "model.py")
-    assert {"model_job.py", "features.py", "descriptor_model.py"} <= names_
+    assert {"model_job.py", "descriptors.py", "descriptor_model.py"} <= names_
     assert not {"knn_model.py", "knn_search.py", "gbm_model.py", "networks.py"} & names_
     names_ = names(REPO / "scripts" / "deepfake" / "knn_model.py")
-    assert {"knn_search.py", "features.py"} <= names_ and "networks.py" not in names_
+    assert {"knn_search.py", "descriptors.py"} <= names_ and "networks.py" not in names_
     # descriptors and ingest reach no model code
     for script in ("descriptors.py", "ingest.py"):
         assert not {"networks.py", "feeder.py", "train.py"} & names(REPO / "scripts" / script)

@@ -51,8 +51,8 @@ def test_variant_with_every_option_trains_through_snakemake(tmp_path):
 
 
 def test_fast_variant_with_fingerprint_trains_through_snakemake(tmp_path):
-    """config.fast.yaml's network family, here with the spectrum fingerprint as a third
-    input: the rule reads results/features/spectrum/ and the model takes it as "freq"."""
+    """config.fast.yaml's network architecture, here with the spectrum fingerprint as a third
+    input: the rule reads results/descriptors/spectrum/ and the model takes it as "freq"."""
     config = load_config("tiny_cnn")
     config["cnn"]["variants"] = {
         "fast": {"network": "fast", "patch": 4, "filters": [4, 8], "blocks": [1, 1],
@@ -64,8 +64,8 @@ def test_fast_variant_with_fingerprint_trains_through_snakemake(tmp_path):
     folder = workdir / "results" / "cnn" / "fast"
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["params"]["network"] == "fast" and metrics["epochs_run"] == 2
-    assert metrics["features"].endswith("+spectrum")
-    spectrum = np.load(workdir / "results" / "features" / "spectrum" / "train_aug.npy")
+    assert metrics["inputs"].endswith("+spectrum")
+    spectrum = np.load(workdir / "results" / "descriptors" / "spectrum" / "train_aug.npy")
     assert spectrum.shape[0] == metrics["n_train"] and np.isfinite(spectrum).all()
     val_proba = np.load(folder / "val_proba.npy")
     np.testing.assert_allclose(val_proba.sum(axis=1), 1.0, atol=1e-4)

@@ -7,7 +7,7 @@ import numpy as np
 from conftest import separable
 
 from deepfake.demo import generate_demo
-from deepfake.features import descriptor
+from deepfake.descriptors import descriptor
 from deepfake.unknowns import UnknownDetector, signed_log
 
 NAMES = ("cooc", "crosscooc", "spectrum", "lbp")

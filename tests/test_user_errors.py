@@ -1,8 +1,9 @@
 """Every mistake a user can make before the first job ends in one short message on
 standard error, without a traceback, and touches nothing: a misspelt config key (with
 "did you mean"), a data folder not in the competition's layout, a training image also
-listed by validation (leakage), and a missing or empty predict_dir (checked before any
-model loads)."""
+listed by validation (leakage), a missing or empty predict_dir (checked before any
+model loads), and a key under its old name together with its new one (the old name
+alone is read, said in one line)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import re
 import shutil
 
 import pytest
-from conftest import REPO, copy_workflow, load_config, snakemake
+from conftest import REPO, copy_workflow, job_stats, load_config, snakemake
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +85,30 @@ def test_predict_with_the_best_model_checks_its_folder_before_any_training(workd
     args = ["-n"] if dry else []
     message = refusal(workdir, *args, "predict", "--config", f"predict_dir={tmp_path / 'typo'}")
     assert message.startswith(f"Error: config predict_dir: {tmp_path / 'typo'}: no such folder")
+
+
+OLD_NAME = (
+    "Warning: config key knn.features is now knn.descriptors; "
+    "the old name is read until the next release."
+)
+
+
+@pytest.mark.parametrize("given", ["configfile", "config"])
+def test_the_old_name_of_a_key_is_read_and_said_in_one_line(workdir, tmp_path, given):
+    """knn.features (knn.descriptors before this release) in an overlay or on the command
+    line, over a config.yaml that says knn.descriptors: the overlay's value is used."""
+    args = ["--config", "knn={features: [hsv]}"]
+    if given == "configfile":
+        (tmp_path / "old.yaml").write_text("knn:\n  features: [hsv]\n")
+        args = ["--configfile", str(tmp_path / "old.yaml")]
+    result = snakemake(workdir, "-n", "--quiet", "rules", *args)
+    assert [line for line in result.stderr.splitlines() if "knn.features" in line] == [OLD_NAME]
+    assert job_stats(result.stdout)["knn"] == 1  # hsv16 only, not config.yaml's pixels too
+
+
+def test_a_key_under_its_old_and_new_name_is_refused(workdir):
+    message = refusal(workdir, "-n", "--config", "knn={features: [hsv], descriptors: [hsv]}")
+    assert message == (
+        "Error: config knn.features and knn.descriptors are both given; features is the "
+        "old name of descriptors: give knn.descriptors only"
+    )

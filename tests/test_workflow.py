@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import copy_run, copy_workflow, load_config, planned_rules, snakemake
 
-from deepfake.split import stratified_layout
+from deepfake.make_split import stratified_layout
 
 pytestmark = pytest.mark.slow
 
@@ -45,8 +45,8 @@ def test_demo_run_writes_every_artefact(demo_run):
             assert arrays["images"].dtype == np.uint8
     with np.load(results / "arrays" / "train_aug.npz") as arrays:
         assert len(arrays["images"]) == 2 * 100  # one augmented copy each
-    for features in ("hsv16", "pixels"):
-        folder = results / "knn" / features
+    for name in ("hsv16", "pixels"):
+        folder = results / "knn" / name
         grid = pd.read_csv(folder / "grid.csv")
         assert grid["k"].tolist() == [3, 5]
         assert np.load(folder / "val_proba.npy").shape == (50, 5)
@@ -54,8 +54,8 @@ def test_demo_run_writes_every_artefact(demo_run):
         metrics = json.loads((folder / "metrics.json").read_text())
         assert metrics["val_accuracy"] == grid["val_accuracy"].max()
         assert (folder / "report.csv").exists() and (folder / "confusion.png").stat().st_size > 0
-    for features_set in ("train", "validation", "test", "train_aug"):
-        assert (results / "features" / "hsv16" / f"{features_set}.npy").exists()
+    for set_name in ("train", "validation", "test", "train_aug"):
+        assert (results / "descriptors" / "hsv16" / f"{set_name}.npy").exists()
 
 
 def test_summary_and_submission(demo_run):

@@ -1,5 +1,6 @@
 """Write docs/configuration.md from schemas/config.schema.yaml (every key, its type, range,
-default and meaning), so the reference cannot drift from what the workflow checks.
+default and meaning), so the reference cannot drift from what the workflow checks; the
+page ends with what this release renamed, for those upgrading.
 
     python tools/config_docs.py > docs/configuration.md
 
@@ -33,6 +34,9 @@ dictionaries merge, lists and scalars replace). Single keys go on the command li
 `--config cnn='{train: [baseline, bins8]}'` or `--config knn='{k: [3, 5]}'`. A dotted key
 (`--config knn.k=[3,5]`) is refused by Snakemake itself, with a traceback of its own,
 before this workflow can say anything: use the nested form.
+
+Upgrading from the previous release: a config key, a results folder, the keys of
+`metrics.json` and some package modules have new names ([below](#renamed-in-this-release)).
 """
 
 CNN_SETTINGS_INTRO = """\
@@ -42,6 +46,39 @@ A variant's settings are `cnn.base` with the variant's own keys over it; a key s
 neither takes the default below (the reference report's recipe, defined once in
 `deepfake.settings.TrainSettings`). Each variant trains as one `train_cnn` job; each
 setting that some variant overrides gets a learning-curve figure beside `baseline`.
+"""
+
+RENAMED = """\
+## Renamed in this release
+
+Hand-made image features are called descriptors everywhere now, as the rule that computes
+them (`descriptors`) already was, and a few other names say what they hold.
+
+- **Config key** `knn.features` is now `knn.descriptors` (as `gbm.descriptors`). A config
+  with the old name still runs until the next release: it is read as `knn.descriptors`,
+  and the run starts with one line, `Warning: config key knn.features is now
+  knn.descriptors; the old name is read until the next release.` One file (or
+  `--config`) giving both names is refused; over a file with one name, an overlay with
+  the other wins, as any overlay does.
+- **Results folder** `results/features/<name>/<set>.npy` is now
+  `results/descriptors/<name>/<set>.npy`. The first run after upgrading computes the
+  descriptors again and everything made from them (every model reads them, so every
+  model trains again); `results/features/` can then be deleted.
+- **`metrics.json`** (each model folder's record): `model` is now `family`, `variant`
+  is now `name` and `features` is now `inputs`; `summary_full.csv`'s columns follow
+  (`name`, `inputs`). `summary.csv` keeps its columns (`model` is `family/name`, as
+  before), and model cards (`model.json`) are unchanged: a model folder made before
+  loads and predicts as it did.
+- **Package modules**, for code that imports `deepfake` (the old names are gone):
+  `deepfake.features` is `deepfake.descriptors` (`pixel_features` is `pixel_descriptor`,
+  `parse_feature_name` is `parse_descriptor_name`); `deepfake.predictions` is
+  `deepfake.probabilities` (`save_predictions` is `save_probabilities`);
+  `deepfake.split` is `deepfake.make_split`; `deepfake.sets` is
+  `deepfake.training_sets`; `deepfake.settings.KNN_FEATURES` is `KNN_DESCRIPTORS`,
+  `deepfake.families.knn_feature_sets` is `knn_names`, `Layout.features` is
+  `Layout.descriptors`, and `metrics_record` takes `inputs=` for `features=`. In the
+  repository, `rules/features.smk` is `rules/descriptors.smk` and
+  `benchmarks/features.py` is `benchmarks/descriptors.py`.
 """
 
 
@@ -128,7 +165,8 @@ def render(schema: dict) -> str:
                 lines += _table(child_spec["properties"], [], f"{name}.{child}.")
     lines += ["", CNN_SETTINGS_INTRO]
     lines += _table(schema["$defs"]["cnn_settings"]["properties"], [])
-    return "\n".join(lines) + "\n"
+    lines += ["", RENAMED]
+    return "\n".join(lines)
 
 
 def main() -> None:

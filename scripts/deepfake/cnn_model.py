@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from deepfake import layout
+from deepfake.descriptors import descriptor, hsv_histograms
 from deepfake.families import read_card, save_card
-from deepfake.features import descriptor, hsv_histograms
 from deepfake.feeder import predict_proba
 from deepfake.io import atomic_path
 

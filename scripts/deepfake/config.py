@@ -1,5 +1,6 @@
 """Config helpers shared by ``rules/common.smk`` and the tools: the config's check with
-short errors, which models a run trains, key-order-free params, the model rule predict
+short errors (a key renamed in this release read under its old name, with a warning
+line), which models a run trains, key-order-free params, the model rule predict
 uses, and the vocabularies of the Snakefile's wildcards. (A CNN variant's settings:
 :class:`deepfake.settings.TrainSettings`.)
 
@@ -14,31 +15,84 @@ from __future__ import annotations
 import csv
 import difflib
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 
 import yaml
 
 from deepfake import layout
 from deepfake.families import FAMILIES, ensemble_members, trained_models
-from deepfake.settings import FILE_DESCRIPTORS, KNN_FEATURES
+from deepfake.settings import FILE_DESCRIPTORS
 
 
 class ConfigError(ValueError):
     """A config that the schema refuses, said in a few lines."""
 
 
-def check_config(config: dict, schema_file: str | os.PathLike) -> None:
+# Keys renamed in this release, read under their old name until the next one:
+# (section, old key) -> new key.
+RENAMED_KEYS = {("knn", "features"): "descriptors"}
+
+
+def check_config(
+    config: dict, schema_file: str | os.PathLike, layers: Sequence[Mapping] = ()
+) -> None:
     """Validate ``config`` against the schema and fill in its defaults; on failure raise
     :class:`ConfigError` naming each wrong key, the reason and, for an unknown key, the
-    keys allowed there (no dump of the schema or the config)."""
+    keys allowed there (no dump of the schema or the config). A key of
+    :data:`RENAMED_KEYS` under its old name is read first as the new one, with a warning
+    line (:func:`renamed_keys`; ``layers``: the config's sources, as there)."""
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate
 
+    for line in renamed_keys(config, layers):
+        print(line, file=sys.stderr, flush=True)
     try:
         validate(config, str(schema_file))
     except WorkflowError:
         schema = yaml.safe_load(open(schema_file, encoding="utf-8"))
         raise ConfigError(config_errors(config, schema)) from None
+
+
+def renamed_keys(config: dict, layers: Sequence[Mapping] = ()) -> list[str]:
+    """Put each old key of :data:`RENAMED_KEYS` in ``config`` under its new name, in
+    place, and return one warning line per old key found.
+
+    ``config`` is ``layers`` merged in order (Snakemake's: the config files, then the
+    ``--config`` values; none given: ``config`` is its only layer), so an overlay with
+    the old key over a config file with the new one holds both: the last layer that
+    sets either decides. A layer setting both is refused, naming both."""
+    layers = list(layers) or [config]
+    lines = []
+    for (section, old), new in RENAMED_KEYS.items():
+        sources = [s[section] for s in layers if isinstance(s.get(section), Mapping)]
+        if any(old in s and new in s for s in sources):
+            raise ConfigError(
+                f"config {section}.{old} and {section}.{new} are both given; {old} is the "
+                f"old name of {new}: give {section}.{new} only"
+            )
+        values = config.get(section)
+        if not isinstance(values, dict) or old not in values:
+            continue
+        value = values.pop(old)
+        setting = [s for s in sources if old in s or new in s]
+        if not setting or old in setting[-1]:
+            values[new] = value
+        lines.append(
+            f"Warning: config key {section}.{old} is now {section}.{new}; "
+            "the old name is read until the next release."
+        )
+    return lines
+
+
+def config_layers(files: Sequence[str | os.PathLike], values: Mapping) -> list[Mapping]:
+    """A run's config sources in the order Snakemake merges them: each config file
+    (YAML or JSON), then the ``--config`` values."""
+    layers = []
+    for path in files:
+        with open(path, encoding="utf-8") as handle:
+            layers.append(yaml.safe_load(handle) or {})
+    return [*layers, values]
 
 
 def config_errors(config: Mapping, schema: Mapping) -> str:
@@ -126,7 +180,7 @@ def check_has_model(config: Mapping) -> None:
     no model of any other family)."""
     if not trained_models(config):
         raise ValueError(
-            "the config trains no model: knn.features and gbm.descriptors are empty and no "
+            "the config trains no model: knn.descriptors and gbm.descriptors are empty and no "
             "CNN variant is trained (cnn.variants / cnn.train); set at least one of them"
         )
 
@@ -196,7 +250,6 @@ WILDCARDS = {
     "split": _alternatives(layout.SPLITS),
     "set": _alternatives(layout.SETS),
     "bins": r"\d+",
-    "features": _alternatives([r"hsv\d+" if f == "hsv" else f for f in KNN_FEATURES]),
     "descriptor": _alternatives([r"hsv\d+", *FILE_DESCRIPTORS]),
     "family": _alternatives(FAMILIES),
     "variant": r"[A-Za-z0-9_]+",

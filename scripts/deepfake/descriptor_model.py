@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from deepfake.features import descriptor
+from deepfake.descriptors import descriptor
 
 
 class DescriptorModel:
@@ -62,4 +62,4 @@ class Fitted:
     protocol: str
     metrics: Mapping = field(default_factory=dict)
     files: Mapping[str, object] = field(default_factory=dict)
-    features: str | None = None
+    inputs: str | None = None

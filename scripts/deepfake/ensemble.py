@@ -66,17 +66,17 @@ def members_record(members: Sequence[str], member_metrics: Mapping[str, Mapping]
     """What the ensemble's metrics record takes from its members' (name -> metrics):
     its inputs, protocol (clean only if every member's is), training time and compute
     (their sums), the data they were trained on, and each member's accuracy."""
-    features = []
+    inputs = []
     for m in members:
-        for f in str(member_metrics[m]["features"]).split("+"):
-            if f not in features:
-                features.append(f)
+        for given in str(member_metrics[m]["inputs"]).split("+"):
+            if given not in inputs:
+                inputs.append(given)
     data = [member_metrics[m]["data"] for m in members]
     if any(d != data[0] for d in data):
         raise ValueError(f"ensemble members {list(members)} were trained on different data")
     clean = all(member_metrics[m]["protocol"] == "clean" for m in members)
     return {
-        "features": "+".join(features),
+        "inputs": "+".join(inputs),
         "protocol": "clean" if clean else "report",
         "train_seconds": sum(float(member_metrics[m]["train_seconds"]) for m in members),
         "train_pflop": sum(float(member_metrics[m]["train_pflop"]) for m in members),

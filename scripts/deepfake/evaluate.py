@@ -54,8 +54,8 @@ def summary_row(metrics_path: Path, report_path: Path) -> dict:
     report = pd.read_csv(report_path).set_index("class")
     recall = report.loc[[str(c) for c in CLASSES], "recall"].astype(float)
     row = {
-        "model": f"{metrics['model']}/{metrics['variant']}",
-        "family": metrics["model"],
+        "model": f"{metrics['family']}/{metrics['name']}",
+        "family": metrics["family"],
         "val_accuracy": float(metrics["val_accuracy"]),
         "macro_f1": float(report.loc["macro avg", "f1-score"]),
         "weakest_class": int(recall.idxmin()),
@@ -65,7 +65,7 @@ def summary_row(metrics_path: Path, report_path: Path) -> dict:
         "trained_on": trained_on(metrics.get("data")),
         **{f"recall_{c}": float(recall[str(c)]) for c in CLASSES},
     }
-    flat = pd.json_normalize({k: v for k, v in metrics.items() if k not in ("model",)}, sep=".")
+    flat = pd.json_normalize(metrics, sep=".")
     extra = {k: _cell(v) for k, v in flat.iloc[0].items() if k not in row}
     return row | extra
 

@@ -11,7 +11,7 @@ and the tests read :data:`FAMILIES`.
 A family on the file-level descriptors (``descriptors`` set) is trained by the one
 shared model job (:mod:`deepfake.model_job`, rule file ``rules/model.smk``): its
 model class provides ``fit_sets(sets, job) -> Fitted`` and the job does the rest
-(loading, calibration, the folder, the predictions, the metrics). So such a family is
+(loading, calibration, the folder, the probabilities, the metrics). So such a family is
 its model module, its section of the config schema and one record here.
 
 Standard library only at import time (Snakemake imports it at parse time); a model
@@ -97,10 +97,10 @@ def descriptor_name(config: Mapping, name: str) -> str:
     return f"hsv{config['histogram_bins']}" if name == "hsv" else name
 
 
-def knn_feature_sets(config: Mapping) -> list[str]:
-    """KNN descriptors, named as their output folders: hsv<bins>, pixels, jointhsv,
-    spectrum, lbp, combo."""
-    return [descriptor_name(config, f) for f in config["knn"]["features"]]
+def knn_names(config: Mapping) -> list[str]:
+    """The KNN models' names: knn.descriptors as their output folders (hsv<bins>, pixels,
+    jointhsv, spectrum, lbp, combo)."""
+    return [descriptor_name(config, d) for d in config["knn"]["descriptors"]]
 
 
 def knn_combination(config: Mapping) -> dict:
@@ -162,7 +162,7 @@ FAMILIES = {
             (layout.CARD, layout.REFERENCE),
             "k and voting chosen on validation; for combo, weights, k and voting by "
             "cross-validation on the training split",
-            models=lambda config: [f"knn/{f}" for f in knn_feature_sets(config)],
+            models=lambda config: [f"knn/{f}" for f in knn_names(config)],
             title="nearest neighbours",
             descriptors=lambda config, name: (
                 knn_combination(config)["groups"] if name == COMBINATION else [name]
@@ -172,9 +172,9 @@ FAMILIES = {
             threads=4,
             memory=6,
             on_validation=lambda config: [
-                f"knn/{f}" for f in knn_feature_sets(config) if f != COMBINATION
+                f"knn/{f}" for f in knn_names(config) if f != COMBINATION
             ],
-            on_validation_fix="knn.features to [combo] or []",
+            on_validation_fix="knn.descriptors to [combo] or []",
         ),
         Family(
             "gbm",

@@ -95,7 +95,7 @@ class KnnModel(DescriptorModel):
                 "report",
                 {"best_k": model.k, "voting": model.voting},
                 {layout.GRID: grid},
-                features=job.name,
+                inputs=job.name,
             )
         combo = job.settings["combination"]
         cv = cross_validate_combination(
@@ -131,7 +131,7 @@ class KnnModel(DescriptorModel):
             "cv_accuracy": chosen["cv_accuracy"],
             "cv_folds": combo["folds"],
         }
-        return Fitted(model, "clean", metrics, {layout.GRID: grid}, features=job.name)
+        return Fitted(model, "clean", metrics, {layout.GRID: grid}, inputs=job.name)
 
     def embed(self, groups: Sequence[np.ndarray]) -> np.ndarray:
         """The rows searched: the one descriptor as it is, or the groups side by side,

@@ -195,7 +195,7 @@ def neighbours(
     """L1 distances (float64) and indices of the ``k`` training rows nearest to each
     query row, closest first (ties: the lower training row first)."""
     if train_x.dtype == np.uint8 and query_x.dtype == np.uint8:
-        if train_x.shape[1] == IMAGE_SIZE * IMAGE_SIZE * 3:  # pixel_features rows
+        if train_x.shape[1] == IMAGE_SIZE * IMAGE_SIZE * 3:  # pixel_descriptor rows
             return pruned_pixel_neighbours(train_x, query_x, k, (IMAGE_SIZE, IMAGE_SIZE, 3))
         return pixel_neighbours(train_x, query_x, k)
     return float_neighbours(train_x, query_x, k, threads)

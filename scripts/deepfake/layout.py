@@ -57,9 +57,9 @@ class Layout:
         """A set's ingested (or augmented) images, ids and labels."""
         return f"{self.root}/arrays/{set_name}.npz"
 
-    def features(self, name: str, set_name: str) -> str:
+    def descriptors(self, name: str, set_name: str) -> str:
         """A descriptor of a set: hsv<bins>, jointhsv, spectrum, lbp, cooc, crosscooc."""
-        return f"{self.root}/features/{name}/{set_name}.npy"
+        return f"{self.root}/descriptors/{name}/{set_name}.npy"
 
     def model_dir(self, model: str) -> str:
         """The folder of the model named ``family/name``."""

@@ -1,15 +1,15 @@
 """One record per model: every family's ``metrics.json`` is built here, with the same
 keys, so readers (the summary, the report, the tools) never try two names.
 
-The common keys (:data:`COMMON_KEYS`): ``model`` (the family), ``variant`` (the name),
-``features`` (its inputs), ``protocol`` (``report``: validation picks some choice;
-``clean``: validation is scored once, at the end), ``val_accuracy``, ``n_train``,
-``n_val``, ``n_test``, ``train_seconds`` (the fit's wall time; an ensemble's: its
-members' sum), ``train_pflop`` (training compute; 0 where not counted), ``data``
-(what it was trained on), ``params`` (its settings), ``calibration`` (its temperature,
-and the validation NLL and ECE before and after), ``versions``. Each family adds
-its own keys after them (a CNN's epochs and precision, a KNN's k, an ensemble's
-members).
+The common keys (:data:`COMMON_KEYS`): ``family`` and ``name`` (the model is
+``family/name``), ``inputs`` (what it reads, e.g. ``image+hsv16``), ``protocol``
+(``report``: validation picks some choice; ``clean``: validation is scored once, at the
+end), ``val_accuracy``, ``n_train``, ``n_val``, ``n_test``, ``train_seconds`` (the fit's
+wall time; an ensemble's: its members' sum), ``train_pflop`` (training compute; 0 where
+not counted), ``data`` (what it was trained on), ``params`` (its settings),
+``calibration`` (its temperature, and the validation NLL and ECE before and after),
+``versions``. Each family adds its own keys after them (a CNN's epochs and precision, a
+KNN's k, an ensemble's members).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ PROTOCOLS = {
     "clean": "validation scored once, at the end",
 }
 COMMON_KEYS = (
-    "model",
-    "variant",
-    "features",
+    "family",
+    "name",
+    "inputs",
     "protocol",
     "val_accuracy",
     "n_train",
@@ -54,7 +54,7 @@ def metrics_record(
     family: str,
     name: str,
     *,
-    features: str,
+    inputs: str,
     protocol: str,
     val_proba: np.ndarray,
     val_labels: np.ndarray,
@@ -76,9 +76,9 @@ def metrics_record(
     if clash:
         raise ValueError(f"family keys {clash} would replace common keys")
     record = {
-        "model": family,
-        "variant": name,
-        "features": features,
+        "family": family,
+        "name": name,
+        "inputs": inputs,
         "protocol": protocol,
         "val_accuracy": accuracy(val_proba, val_labels),
         "n_train": int(n_train),

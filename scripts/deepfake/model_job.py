@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from deepfake.descriptor_model import Fitted, Job, LoadedSet
-from deepfake.features import descriptor
+from deepfake.descriptors import descriptor
 from deepfake.io import save_csv, save_json
 from deepfake.layout import output_name
 from deepfake.metrics import metrics_record
-from deepfake.predictions import calibrated, save_predictions, sets_of
+from deepfake.probabilities import calibrated, save_probabilities, sets_of
 from deepfake.settings import IMAGE_DESCRIPTORS
 
 
@@ -33,9 +33,9 @@ def _files(value) -> list[str]:
 
 def load_set(inputs, name: str, descriptors: Sequence[str]) -> LoadedSet:
     """The set ``name``'s descriptor groups, in the order of ``descriptors`` (a file of
-    the descriptor rules each, ``<name>_features``; pixels from the images of
+    the descriptor rules each, ``<name>_descriptors``; pixels from the images of
     ``<name>_arrays``), and its labels."""
-    files = iter(_files(inputs.get(f"{name}_features", [])))
+    files = iter(_files(inputs.get(f"{name}_descriptors", [])))
     with np.load(getattr(inputs, f"{name}_arrays")) as arrays:
         labels = arrays["labels"]
         groups = [
@@ -84,11 +84,11 @@ def finish(
     model.save(Path(output.card).parent, data=data, temperature=temperature)
     for file, content in fitted.files.items():
         write_file(getattr(output, output_name(file)), content)
-    save_predictions(output, proba)
+    save_probabilities(output, proba)
     metrics = metrics_record(
         family.name,
         job.name,
-        features=fitted.features or "+".join(job.descriptors),
+        inputs=fitted.inputs or "+".join(job.descriptors),
         protocol=fitted.protocol,
         val_proba=proba["validation"],
         val_labels=sets["validation"].labels,

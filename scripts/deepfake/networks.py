@@ -1,10 +1,10 @@
-"""Dual-input CNN families: a conv stack on the image plus a histogram branch.
+"""Dual-input CNN architectures: a conv stack on the image plus a histogram branch.
 
 Keras 3 API only (no ``tensorflow`` import), so the same code runs on the
 TensorFlow, JAX or PyTorch backend. Import :mod:`deepfake.backend` and call
 ``configure`` first when threads or determinism matter.
 
-Three families of image trunk, chosen per variant with ``network``; they share
+Three architectures of image trunk, chosen per variant with ``network``; they share
 the inputs, the histogram branch (and the optional frequency branch) and the
 head, so the ablations compare trunks only.
 
@@ -31,7 +31,7 @@ has ``blocks[i]`` basic residual blocks (conv-BN-act-conv-BN + identity, act).
 least 3 * patch**2 channels it can keep every pixel value, unlike pooling), so
 no layer runs at 100x100.
 
-Head of every family::
+Head of every architecture::
 
     GAP or Flatten ─┐
     hist -> Dense(hist_units, relu) ─┤
@@ -136,7 +136,7 @@ def _residual_block(x, name: str, bn_momentum: float):
 
 
 # The 3x3 binomial blur whose complement is the high-pass residual: the filter of the
-# spectrum descriptor (deepfake.features), here applied in the pixel domain.
+# spectrum descriptor (deepfake.descriptors), here applied in the pixel domain.
 BINOMIAL = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
 
 

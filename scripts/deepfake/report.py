@@ -77,13 +77,13 @@ WARNING_STYLE = (
 def protocol_text(metrics: Mapping) -> str:
     """How a model's choices relate to the validation split, in a few words."""
     text = f"{metrics['protocol']}: {PROTOCOLS[metrics['protocol']]}"
-    return f"{text} ({FAMILIES[metrics['model']].protocol})"
+    return f"{text} ({FAMILIES[metrics['family']].protocol})"
 
 
 def training_time(metrics: Mapping) -> str:
     seconds = float(metrics["train_seconds"])
     text = f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
-    if FAMILIES[metrics["model"]].combines:
+    if FAMILIES[metrics["family"]].combines:
         return f"{text} (its members')"
     if "epochs_run" in metrics:
         text += (
@@ -161,7 +161,7 @@ def model_card(row: Mapping, metrics: Mapping) -> str:
         ("protocol", protocol_text(metrics)),
         ("recall per class", ", ".join(f"{c}: {r:.2f}" for c, r in enumerate(recalls))
          + f"; weakest class {weakest} ({recalls[weakest]:.2f})"),
-        ("inputs", metrics["features"]),
+        ("inputs", metrics["inputs"]),
         ("training time", training_time(metrics)),
     ]  # fmt: skip
     if metrics.get("members"):

@@ -36,13 +36,13 @@ TTA_TRANSFORMS = ("hflip", "vflip", "rot90", "rot180", "rot270", "transpose", "a
 # deepfake.backend.fastest_path)
 PRECISION_AUTO = "auto"
 
-# File-level descriptors (results/features/<name>/<set>.npy) besides hsv<bins>.
+# File-level descriptors (results/descriptors/<name>/<set>.npy) besides hsv<bins>.
 FILE_DESCRIPTORS = ("jointhsv", "spectrum", "lbp", "cooc", "crosscooc")
 # A CNN's fingerprint input: any of them, side by side (settings.fingerprint).
 FINGERPRINTS = FILE_DESCRIPTORS
-# Descriptors as configured in knn.features: hsv (histogram_bins per channel), pixels,
+# Descriptors as configured in knn.descriptors: hsv (histogram_bins per channel), pixels,
 # the file-level ones, and combo (the weighted combination of knn.combination.groups).
-KNN_FEATURES = ("hsv", "pixels", *FILE_DESCRIPTORS, "combo")
+KNN_DESCRIPTORS = ("hsv", "pixels", *FILE_DESCRIPTORS, "combo")
 COMBINATION = "combo"
 # Descriptors a model computes from the images themselves (no file of the descriptor rules).
 IMAGE_DESCRIPTORS = ("pixels",)

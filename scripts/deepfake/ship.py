@@ -113,11 +113,11 @@ def card_text(name: str, row: Mapping, metrics: Mapping, unknowns: Mapping, info
     """The shipped model's README.md."""
     recall = ", ".join(f"{c}: {float(row[f'recall_{c}']):.3f}" for c in range(N_CLASSES))
     calibration = metrics["calibration"]
-    members = metrics.get("members") or [metrics["model"] + "/" + metrics["variant"]]
+    members = metrics.get("members") or [metrics["family"] + "/" + metrics["name"]]
     lines = [
         f"# `{name}`: which of five generators made a 100x100 image",
         "",
-        f"A trained `{metrics['model']}/{metrics['variant']}` of the deepfake-attribution "
+        f"A trained `{metrics['family']}/{metrics['name']}` of the deepfake-attribution "
         "workflow, packed to run without the data or any training:",
         "",
         "```bash",
@@ -135,7 +135,7 @@ def card_text(name: str, row: Mapping, metrics: Mapping, unknowns: Mapping, info
         f"- **trained on** {metrics['n_train']} images; calibrated and thresholded on "
         f"{calibration.get('fitted_on', 'nothing')}",
         f"- **recipe**: {metrics.get('params', {}).get('combine', '')} "
-        f"of {', '.join(f'`{m}`' for m in members)}; inputs {metrics['features']}",
+        f"of {', '.join(f'`{m}`' for m in members)}; inputs {metrics['inputs']}",
         f"- **validation accuracy** {float(row['val_accuracy']):.4f} "
         f"(macro F1 {float(row['macro_f1']):.4f}) on {metrics['n_val']} images, "
         f"protocol {metrics['protocol']}",

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfake.features import descriptor
+from deepfake.descriptors import descriptor
 from deepfake.io import atomic_path
 
 LOG_FLOOR = 1e-3  # signed log scale: sign(x) * log(|x| + floor)

@@ -1,10 +1,10 @@
 """Images/s of each KNN descriptor, against PNG decoding (one thread).
 
-    python benchmarks/features.py DATA [--images 2000] [--rounds 3]
+    python benchmarks/descriptors.py DATA [--images 2000] [--rounds 3]
 
 DATA is a labelled data folder (``train/`` and ``train.csv``). The first ``--images``
 PNGs of its training split are decoded with ``cv2.imread``, then every descriptor of
-``deepfake.features`` (``hsv16``, the reference report's 48 HSV histogram values, and
+``deepfake.descriptors`` (``hsv16``, the reference report's 48 HSV histogram values, and
 each file-level descriptor) is computed on the decoded uint8 array. Everything runs on
 one thread. Prints, per descriptor, its length D, images/s (median of the rounds, with
 min-max) and how many times faster than decoding it is (ratio of the medians).
@@ -34,7 +34,7 @@ def measure(data: Path, count: int, n_rounds: int) -> tuple[int, list[tuple]]:
     decoding and of every descriptor."""
     import cv2
 
-    from deepfake.features import DESCRIPTORS, descriptor
+    from deepfake.descriptors import DESCRIPTORS, descriptor
 
     cv2.setNumThreads(1)
     paths, images = load(data, count)

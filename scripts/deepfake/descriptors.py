@@ -1,7 +1,9 @@
-"""Image descriptors for KNN: colour histograms, frequency and texture fingerprints, raw pixels.
+"""Image descriptors: colour histograms, frequency and texture fingerprints, raw pixels.
 
-Every descriptor maps uint8 RGB images (N, H, W, 3) to float32 (N, D), vectorised
-over the whole array (no Python loop per image except in chunks that bound memory).
+What the models read besides the images: the KNN models, gbm and the networks'
+fingerprint input (``fingerprint`` of a CNN variant's settings). Every descriptor maps
+uint8 RGB images (N, H, W, 3) to float32 (N, D), vectorised over the whole array (no
+Python loop per image except in chunks that bound memory).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def hsv_histograms(images: np.ndarray, bins: int) -> np.ndarray:
     return out
 
 
-def pixel_features(images: np.ndarray) -> np.ndarray:
+def pixel_descriptor(images: np.ndarray) -> np.ndarray:
     """Raw pixels as uint8 vectors (N, H*W*3): Manhattan distances need no rescaling."""
     return np.ascontiguousarray(images.reshape(len(images), -1))
 
@@ -236,7 +238,7 @@ def cross_cooccurrence(
     return out.reshape(len(images), -1)
 
 
-# File-level descriptors (results/features/<name>/<set>.npy) other than hsv<bins>, in
+# File-level descriptors (results/descriptors/<name>/<set>.npy) other than hsv<bins>, in
 # the order of deepfake.settings.FILE_DESCRIPTORS.
 DESCRIPTORS = {
     "jointhsv": hellinger_joint_hsv,
@@ -252,22 +254,22 @@ def descriptor(name: str, images: np.ndarray) -> np.ndarray:
     """The named descriptor of RGB uint8 ``images``: ``hsv<bins>``, ``pixels`` (uint8
     rows) or a key of :data:`DESCRIPTORS`. The descriptor rules, the models and
     predict all compute descriptors here."""
-    kind, bins = parse_feature_name(name)
+    kind, bins = parse_descriptor_name(name)
     if kind == "hsv":
         return hsv_histograms(images, bins)
     if kind == "pixels":
-        return pixel_features(images)
+        return pixel_descriptor(images)
     if kind not in DESCRIPTORS:
         raise ValueError(f"{name!r} is not a descriptor of images")
     return DESCRIPTORS[kind](images)
 
 
-def parse_feature_name(name: str) -> tuple[str, int | None]:
+def parse_descriptor_name(name: str) -> tuple[str, int | None]:
     """``"hsv16"`` -> ("hsv", 16); ``"pixels"``, ``"spectrum"``... -> (name, None)."""
     if name == "pixels" or name == COMBINATION or name in DESCRIPTORS:
         return name, None
     match = re.fullmatch(r"hsv(\d+)", name)
     if not match or int(match.group(1)) < 1:
         known = ", ".join(["pixels", "hsv<bins>", *DESCRIPTORS, COMBINATION])
-        raise ValueError(f"unknown feature set {name!r}: expected one of {known}")
+        raise ValueError(f"unknown descriptor {name!r}: expected one of {known}")
     return "hsv", int(match.group(1))

@@ -4,7 +4,7 @@ rule descriptors:
         R.arrays("{set}"),
         code=code("descriptors.py"),
     output:
-        R.features("{descriptor}", "{set}"),
+        R.descriptors("{descriptor}", "{set}"),
     log:
         R.log("descriptors/{descriptor}_{set}"),
     benchmark:

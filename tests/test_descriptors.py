@@ -7,15 +7,15 @@ import cv2
 import numpy as np
 import pytest
 
-from deepfake.features import (
+from deepfake.descriptors import (
     cooccurrence,
     cross_cooccurrence,
     descriptor,
     hsv_histograms,
     joint_hsv_histogram,
     lbp_histogram,
-    parse_feature_name,
-    pixel_features,
+    parse_descriptor_name,
+    pixel_descriptor,
     spectrum_fingerprint,
 )
 
@@ -69,20 +69,20 @@ def test_rejects_wrong_input():
         hsv_histograms(solid((1, 2, 3)), bins=0)
 
 
-def test_pixel_features_keep_uint8_row_per_image():
+def test_pixel_descriptor_keeps_a_uint8_row_per_image():
     images = np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3)
-    features = pixel_features(images)
-    assert features.shape == (2, 48) and features.dtype == np.uint8
-    np.testing.assert_array_equal(features[1], images[1].ravel())
+    rows = pixel_descriptor(images)
+    assert rows.shape == (2, 48) and rows.dtype == np.uint8
+    np.testing.assert_array_equal(rows[1], images[1].ravel())
 
 
-def test_parse_feature_name():
-    assert parse_feature_name("hsv24") == ("hsv", 24)
-    assert parse_feature_name("pixels") == ("pixels", None)
-    assert parse_feature_name("spectrum") == ("spectrum", None)
-    assert parse_feature_name("combo") == ("combo", None)
-    with pytest.raises(ValueError, match="unknown feature set"):
-        parse_feature_name("rgb16")
+def test_parse_descriptor_name():
+    assert parse_descriptor_name("hsv24") == ("hsv", 24)
+    assert parse_descriptor_name("pixels") == ("pixels", None)
+    assert parse_descriptor_name("spectrum") == ("spectrum", None)
+    assert parse_descriptor_name("combo") == ("combo", None)
+    with pytest.raises(ValueError, match="unknown descriptor"):
+        parse_descriptor_name("rgb16")
 
 
 @pytest.mark.parametrize("rgb", [(0, 0, 0), (255, 0, 0), (17, 200, 90)])

@@ -31,7 +31,7 @@ def calibrated(
     return calibrate(raw, holdout, labels["validation"])
 
 
-def save_predictions(output, proba: Mapping[str, np.ndarray]) -> None:
+def save_probabilities(output, proba: Mapping[str, np.ndarray]) -> None:
     """Write the rule's val_proba, test_proba and holdout_proba outputs."""
     empty = np.empty((0, N_CLASSES), dtype=np.float32)
     save_npy(output.val_proba, proba["validation"])

@@ -1,7 +1,7 @@
 """The sets the models learn from, made from the ingested splits: the calibration
 hold-out drawn from the training set, and the training and validation images joined for
-a refit. Numpy only (the workflow's own helpers; ``deepfake.split`` is the tool that
-makes a data folder)."""
+a refit. Numpy only (the workflow's own helpers; ``deepfake.make_split``, behind
+``tools/make_split.py``, makes a data folder)."""
 
 from __future__ import annotations
 
