@@ -192,6 +192,40 @@ def edited(run, module):
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
+# The test files that take longest, longest first: the xdist workers start them first
+# and finish together on the small files (pyproject.toml keeps this order:
+# --no-loadscope-reorder). The SLURM run mostly waits on its scheduler, so it starts
+# beside the busiest file. Other files follow in their usual order.
+SLOWEST_FIRST = [
+    "test_slurm.py",
+    "test_main_command.py",
+    "test_predict_workflow.py",
+    "test_cnn_workflow.py",
+    "test_rerun.py",
+    "test_resume.py",
+    "test_train_workflow.py",
+    "test_shipped_model.py",
+    "test_train_options.py",
+    "test_backends.py",
+    "test_report.py",
+    "test_entry_points.py",
+    "test_gpu_path.py",
+    "test_train.py",
+    "test_refit.py",
+    "test_new_family.py",
+    "test_workflow.py",
+    "test_xla.py",
+    "test_networks.py",
+    "test_cli.py",
+    "test_user_errors.py",
+]
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 # A CNN small enough to train in seconds, for the training and backend tests.
 TINY_TRAIN_PARAMS = {
     "bins": 4,
@@ -252,6 +286,14 @@ def real_images(sample) -> dict[str, list[Path]]:
         int(label): [sample / "train" / f"{i}.png" for i in rows["image_id"][:20]]
         for label, rows in frame.groupby("label")
     }
+
+
+@pytest.fixture(scope="session")
+def variants_shared(tmp_path_factory) -> Path:
+    """tests/configs/tiny_cnn.yaml (every CNN variant of the report's ablation) run once,
+    then its HTML report (tests/test_cnn_workflow.py, test_report.py)."""
+    config = load_config("tiny_cnn")
+    return shared_run(tmp_path_factory, "variants", config, (), ("--report", "results/report.html"))
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import copy_workflow, load_config, planned_rules, snakemake
+from conftest import copy_run, planned_rules, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -21,12 +21,10 @@ CONFIG_PAGE = {"report_config": 1}
 
 
 @pytest.fixture(scope="module")
-def cnn_run(tmp_path_factory):
-    """The tiny config with all six variants, run once, plus the HTML report."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("cnn"), load_config("tiny_cnn"))
-    snakemake(workdir)
-    snakemake(workdir, "--report", "results/report.html")
-    return workdir
+def cnn_run(variants_shared, tmp_path_factory):
+    """The tiny config with all six variants, run once, plus the HTML report (the
+    session's run, in a copy of its own: the rerun tests edit its config)."""
+    return copy_run(variants_shared, tmp_path_factory.mktemp("cnn") / "wf")
 
 
 def planned_after(workdir, edit):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import REPO, copy_workflow, load_config, snakemake
+from conftest import REPO, copy_run
 from PIL import Image
 
 pytestmark = pytest.mark.slow
@@ -47,14 +47,10 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    config = load_config("tiny_cnn")
-    config["cnn"]["variants"] = {"baseline": {}, "cosine": {"schedule": "cosine"}}
-    config["gbm"] = {"descriptors": ["hsv", "cooc"], "max_iter": 10}
-    workdir = copy_workflow(tmp_path_factory.mktemp("report"), config)
-    snakemake(workdir)
-    snakemake(workdir, "--report", "results/report.html")
-    return workdir
+def report(variants_shared, tmp_path_factory):
+    """The session's run of every CNN variant and its report, in a copy of its own (the
+    screenshot lands in it)."""
+    return copy_run(variants_shared, tmp_path_factory.mktemp("report") / "wf")
 
 
 @pytest.fixture(scope="module")
