@@ -221,6 +221,14 @@ SLOWEST_FIRST = [
 ]
 
 
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker more than the cores this process may use. Some files
+    mostly wait (the SLURM run on its scheduler, the report on the browser, every
+    workflow on its jobs' start-up); the extra worker keeps the cores busy meanwhile."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cores or 1) + 1
+
+
 def pytest_collection_modifyitems(items):
     rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
@@ -290,10 +298,13 @@ def real_images(sample) -> dict[str, list[Path]]:
 
 @pytest.fixture(scope="session")
 def variants_shared(tmp_path_factory) -> Path:
-    """tests/configs/tiny_cnn.yaml (every CNN variant of the report's ablation) run once,
-    then its HTML report (tests/test_cnn_workflow.py, test_report.py)."""
+    """tests/configs/tiny_cnn.yaml (every CNN variant of the report's ablation) with a
+    small gbm on the histograms, run once, then its HTML report (tests/test_cnn_workflow.py,
+    test_report.py, test_rerun.py)."""
     config = load_config("tiny_cnn")
-    return shared_run(tmp_path_factory, "variants", config, (), ("--report", "results/report.html"))
+    config["gbm"] = {"descriptors": ["hsv"], "max_iter": 20}
+    report = ("--report", "results/report.html")
+    return shared_run(tmp_path_factory, "variants", config, (), report)
 
 
 @pytest.fixture(scope="session")

@@ -45,7 +45,7 @@ def test_every_variant_is_trained_and_scored(cnn_run):
     assert sorted(summary.loc[summary["family"] == "cnn", "model"]) == sorted(
         f"cnn/{v}" for v in VARIANTS
     )
-    assert len(summary) == len(VARIANTS) + 3  # and the two KNN baselines, the ensemble
+    assert len(summary) == len(VARIANTS) + 4  # and the two KNN baselines, the gbm, the ensemble
     for variant in VARIANTS:
         folder = cnn_run / "results" / "cnn" / variant
         history = pd.read_csv(folder / "history.csv")
@@ -151,10 +151,10 @@ RERUNS = {
         lambda c: c["cnn"]["base"].update(dropout=0.4),
         {"train_cnn": 5, "learning_curves": 4, "ensemble": 1} | dict.fromkeys(DOWNSTREAM),
     ),
-    "histogram_bins": (  # bins8 and bins24 keep their own; hsv16 -> hsv12
+    "histogram_bins": (  # bins8 and bins24 keep their own; hsv16 -> hsv12 (knn, gbm)
         lambda c: c.update(histogram_bins=12),
         {"descriptors": 4, "knn": 1, "train_cnn": 4, "learning_curves": 4, "class_histograms": 1}
-        | {"ensemble": 1}
+        | {"gbm": 1, "ensemble": 1}
         | dict.fromkeys(DOWNSTREAM),
     ),
     "cnn.environment": (lambda c: c["cnn"].update(environment="gpu"), {}),
@@ -175,8 +175,9 @@ RERUNS = {
             "augment": 1,
             "descriptors": 10,
             "knn": 2,
+            "gbm": 1,
             "train_cnn": 6,
-            "evaluate": 9,
+            "evaluate": 10,
             "ensemble": 1,
             "learning_curves": 4,
             "class_histograms": 1,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import copy_workflow, edited, load_config, planned_rules, snakemake
+from conftest import copy_run, copy_workflow, edited, load_config, planned_rules, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -19,17 +19,10 @@ DOWNSTREAM |= {"reliability"}
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """The tiny config with two one-epoch CNN variants and a small gbm, run to
-    completion once."""
-    config = load_config("tiny")
-    config["cnn"]["variants"] = {"baseline": {}, "dropout03": {"dropout": 0.3}}
-    config["gbm"] = {"descriptors": ["hsv"], "max_iter": 20}
-    workdir = copy_workflow(tmp_path_factory.mktemp("rerun"), config)
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("PYTHONPATH", str(workdir / "scripts"))
-        snakemake(workdir)
-    return workdir
+def run(variants_shared, tmp_path_factory):
+    """The session's run of every one-epoch CNN variant, two KNN and a small gbm, in a
+    copy of its own (the tests edit its code and config)."""
+    return copy_run(variants_shared, tmp_path_factory.mktemp("rerun") / "wf")
 
 
 @pytest.fixture(autouse=True)
@@ -120,7 +113,7 @@ def test_editing_a_module_only_train_cnn_loads_reruns_no_other_model(run):
     planned = edited(run, "feeder.py")
     # train_cnn and what follows it, as when it is forced to rerun: no other model
     assert planned == planned_rules(run, "--forcerun", "train_cnn")
-    assert planned["train_cnn"] == 2
+    assert planned["train_cnn"] == 6
     assert not {"ingest", "augment", "descriptors", "knn", "gbm"} & set(planned)
 
 
@@ -147,19 +140,19 @@ def test_key_order_changes_nothing(run):
 
 def test_overlay_reruns_only_the_variants_it_changes(run):
     planned = planned_rules(run, *overlay(run, "drop", {"cnn": {"base": {"dropout": 0.4}}}))
-    assert planned["train_cnn"] == 1  # baseline; dropout03 sets its own dropout
+    assert planned["train_cnn"] == 5  # every variant but dropout03, which sets its own
 
 
 @pytest.mark.parametrize(
     ("module", "expected"),
     [
         (
-            "networks.py",  # and the ensemble of the two variants
-            {"train_cnn": 2, "learning_curves": 1, "ensemble": 1} | dict.fromkeys(DOWNSTREAM),
+            "networks.py",  # and the ensemble of the variants
+            {"train_cnn": 6, "learning_curves": 4, "ensemble": 1} | dict.fromkeys(DOWNSTREAM),
         ),
         (
             "descriptors.py",  # histograms, knn and gbm import it, and everything after them
-            {"descriptors": 4, "knn": 2, "gbm": 1, "train_cnn": 2, "learning_curves": 1}
+            {"descriptors": 10, "knn": 2, "gbm": 1, "train_cnn": 6, "learning_curves": 4}
             | {"ensemble": 1}
             | {"class_histograms": None}
             | dict.fromkeys(DOWNSTREAM),
@@ -179,7 +172,7 @@ def test_editing_a_module_reruns_its_rules(run, module, expected):
 def test_backend_is_a_training_param(run, monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     planned = planned_rules(run)
-    assert planned["train_cnn"] == 2 and "knn" not in planned
+    assert planned["train_cnn"] == 6 and "knn" not in planned
 
 
 def test_nested_command_line_config_and_subset(run):
