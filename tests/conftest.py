@@ -19,6 +19,10 @@ import numpy as np
 import pytest
 import yaml
 
+# The workers' own OpenMP threads (scikit-learn in the unit tests) wait as a workflow
+# job's do (deepfake.threads): several workers share the cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO.parent / "shared" / "data" / "deepfake-train-sample"
 WORKFLOW_FILES = ["Snakefile", "rules", "scripts", "schemas", "report", "profiles", "envs"]

@@ -28,6 +28,22 @@ def test_blas_threads_follow_the_rule_in_a_snakemake_job():
     assert json.loads(out.stdout) and set(json.loads(out.stdout)) == {1}  # default: one per core
 
 
+def test_openmp_threads_of_a_job_sleep_while_they_wait_unless_told_otherwise():
+    """A spinning OpenMP thread takes the core of the job beside it: a job's threads wait
+    passively, as the libraries read it when they load; a user's own setting stays."""
+    code = (
+        "import os, types\n"
+        "snakemake = types.SimpleNamespace(threads=2)\n"
+        "import deepfake\n"
+        "print(os.environ.get('OMP_WAIT_POLICY'))\n"
+    )
+    base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "scripts")}
+    for env, expected in ((base, "PASSIVE"), (base | {"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE")):
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split() == [expected]
+
+
 def test_prints_and_warnings_reach_the_log(tmp_path):
     log = tmp_path / "logs" / "rule.log"
 
