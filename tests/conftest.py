@@ -349,7 +349,6 @@ def every_model_config() -> dict:
     config["cnn"]["select_on_validation"] = False
     config["cnn"]["base"] |= {"hist_units": 8, "dense_units": 16, "epochs": 1, "batch_size": 32}
     config["cnn"]["variants"] = NETWORK_VARIANTS
-    config["cnn"]["threads"] = 1  # two variants train side by side
     config["ensemble"] = {
         "name": "mixed",
         "members": ["cnn/paper", "knn/combo", "gbm/fingerprints"],

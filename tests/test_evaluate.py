@@ -24,6 +24,28 @@ def test_per_class_report_and_confusion():
     assert counts.trace() == 8 and counts[4, 0] == 1 and counts[1, 2] == 1
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_per_class_report_is_scikit_learns(seed):
+    """The numpy report gives scikit-learn's classification_report and confusion_matrix,
+    a class never predicted (precision 0) and one never present (support 0) included."""
+    from sklearn.metrics import classification_report, confusion_matrix
+
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 4, 200)  # class 4 absent
+    predicted = np.where(rng.random(200) < 0.6, truth, rng.integers(0, 5, 200))
+    predicted[predicted == 3] = 2  # class 3 never predicted
+    report = per_class_report(truth, onehot(predicted)).set_index("class")
+    expected = classification_report(
+        truth, predicted, labels=list(range(5)), output_dict=True, zero_division=0
+    )
+    assert report.loc["accuracy", "f1-score"] == pytest.approx(expected.pop("accuracy"))
+    for name, row in expected.items():
+        for column, value in row.items():
+            assert report.loc[name, column] == pytest.approx(value, rel=1e-12), (name, column)
+    counts = confusion(truth, onehot(predicted))
+    np.testing.assert_array_equal(counts, confusion_matrix(truth, predicted, labels=range(5)))
+
+
 def test_summary_row_and_order(tmp_path):
     truth = np.repeat(np.arange(5), 4)
     rows = []

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import classification_report, confusion_matrix
 
 from deepfake import N_CLASSES
 from deepfake.datafolder import trained_on
@@ -17,20 +16,35 @@ CLASSES = list(range(N_CLASSES))
 
 
 def per_class_report(labels: np.ndarray, proba: np.ndarray) -> pd.DataFrame:
-    """Precision, recall, F1 and support per class, then accuracy, macro and weighted rows."""
-    report = classification_report(
-        labels, proba.argmax(1), labels=CLASSES, output_dict=True, zero_division=0
-    )
-    accuracy = report.pop("accuracy")
-    frame = pd.DataFrame(report).T.rename_axis("class").reset_index()
+    """Precision, recall, F1 and support per class, then the macro and weighted averages
+    and accuracy: scikit-learn's ``classification_report`` (``zero_division=0``), from
+    the confusion counts (numpy only: an evaluate job need not load scikit-learn)."""
+    counts = confusion(labels, proba).astype(np.float64)
+    hits, support, predicted = np.diag(counts), counts.sum(axis=1), counts.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = {
+            "precision": np.where(predicted > 0, hits / predicted, 0.0),
+            "recall": np.where(support > 0, hits / support, 0.0),
+            "f1-score": np.where(support + predicted > 0, 2 * hits / (support + predicted), 0.0),
+        }
+    rows = [
+        {"class": str(c)} | {k: float(v[c]) for k, v in scores.items()} | {"support": support[c]}
+        for c in CLASSES
+    ]
+    for name, weights in (("macro avg", None), ("weighted avg", support)):
+        averages = {k: float(np.average(v, weights=weights)) for k, v in scores.items()}
+        rows.append({"class": name} | averages | {"support": support.sum()})
+    frame = pd.DataFrame(rows)
     frame["support"] = frame["support"].astype(int)
+    accuracy = float(hits.sum() / len(labels))
     accuracy_row = {"class": "accuracy", "f1-score": accuracy, "support": len(labels)}
     return pd.concat([frame, pd.DataFrame([accuracy_row])], ignore_index=True)
 
 
 def confusion(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
     """Confusion counts: rows are true classes, columns predicted classes."""
-    return confusion_matrix(labels, proba.argmax(1), labels=CLASSES)
+    cells = np.asarray(labels) * N_CLASSES + np.asarray(proba).argmax(1)
+    return np.bincount(cells, minlength=N_CLASSES * N_CLASSES).reshape(N_CLASSES, N_CLASSES)
 
 
 # summary.csv: what a reader needs, one row per model (summary_full.csv has the rest).
