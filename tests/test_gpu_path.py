@@ -24,19 +24,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, copy_workflow, load_config, snakemake
+from conftest import REPO, copy_run, copy_workflow, snakemake
 
 PROFILE = REPO / "profiles" / "slurm-gpu" / "config.v8+.yaml"
 GPU_WORKFLOW = REPO / "tools" / "gpu_workflow.sh"
 
 
 @pytest.fixture(scope="module")
-def jax_run(tmp_path_factory):
-    """tiny_cnn's baseline alone, trained and then used by predict under KERAS_BACKEND=jax."""
+def jax_run(variants_shared, tmp_path_factory):
+    """tiny_cnn's baseline trained again under KERAS_BACKEND=jax (the backend is one of its
+    params) in a copy of the session's run of every variant, then used by predict."""
     pytest.importorskip("jax", reason="the JAX backend needs jax (requirements-dev.txt)")
-    config = load_config("tiny_cnn")
-    config["cnn"]["variants"] = {"baseline": {}}
-    workdir = copy_workflow(tmp_path_factory.mktemp("jax"), config)
+    workdir = copy_run(variants_shared, tmp_path_factory.mktemp("jax") / "wf")
     folder = workdir / "results" / "demo" / "validation"
     with pytest.MonkeyPatch.context() as env:  # conftest.snakemake passes os.environ on
         env.setenv("KERAS_BACKEND", "jax")

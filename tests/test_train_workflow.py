@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import copy_workflow, load_config, snakemake
+from conftest import copy_run, copy_workflow, load_config, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -94,11 +94,11 @@ def test_the_fast_path_is_chosen_recorded_and_repeatable(tmp_path):
         "fast_fp": {"network": "fast", "patch": 4, "filters": [4, 8], "blocks": [1, 1],
                     "fingerprint": ["spectrum", "cooc"], "tta": ["hflip", "rot90"]}
     }  # fmt: skip
-    runs = []
-    for copy in ("one", "two"):
-        workdir = copy_workflow(tmp_path / copy, config)
-        snakemake(workdir, "results/cnn/fast_fp/metrics.json")
-        runs.append(workdir / "results" / "cnn" / "fast_fp")
+    first = copy_workflow(tmp_path / "one", config)
+    snakemake(first, "results/cnn/fast_fp/metrics.json")
+    again = copy_run(first, tmp_path / "two")  # the same inputs, the network trained again
+    snakemake(again, "results/cnn/fast_fp/metrics.json", "--forcerun", "train_cnn")
+    runs = [first / "results" / "cnn" / "fast_fp", again / "results" / "cnn" / "fast_fp"]
     metrics = json.loads((runs[0] / "metrics.json").read_text())
     mixed, jit = fastest_path("auto", "auto", cpu_flags(), None, "tensorflow")
     assert metrics["precision"] == ("mixed_bfloat16" if mixed else "float32")
