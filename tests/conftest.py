@@ -1,7 +1,7 @@
 """Shared fixtures: real images from the shared sample, and workflow copies to run.
 
 Whole demo runs are the suite's cost. A run that several test files read is built once
-per session (:func:`shared_run`: on disk, locked across the xdist workers) and each file
+per test run (:func:`shared_run`: on disk, locked across the xdist workers) and each file
 works in its own copy of it (:func:`copy_run`), so none sees another's edits."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def copy_workflow(dest: Path, config: dict) -> Path:
 
 
 def _runs_root(tmp_path_factory) -> Path:
-    """The folder of the session's shared runs: one for all xdist workers (their base
+    """The folder of the test run's shared runs: one for all xdist workers (their base
     temporary folders share a parent) where a lock can be held across processes, else
     each worker's own."""
     base = tmp_path_factory.getbasetemp()
@@ -97,7 +97,7 @@ def _locked(path: Path):
 
 
 def shared_run(tmp_path_factory, name: str, config: dict, *steps: tuple[str, ...]) -> Path:
-    """The workflow with ``config`` run to completion once per session: the first test
+    """The workflow with ``config`` run to completion once per test run: the first test
     file that asks builds it (``snakemake`` with each of ``steps``' arguments in turn;
     none: one plain run), the others wait for it and find it done. The terminal output
     of every step is kept beside it (:func:`shared_output`). Read it, never change it:

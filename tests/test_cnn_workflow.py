@@ -23,7 +23,7 @@ CONFIG_PAGE = {"report_config": 1}
 @pytest.fixture(scope="module")
 def cnn_run(variants_shared, tmp_path_factory):
     """The tiny config with all six variants, run once, plus the HTML report (the
-    session's run, in a copy of its own: the rerun tests edit its config)."""
+    shared run, in a copy of its own: the rerun tests edit its config)."""
     return copy_run(variants_shared, tmp_path_factory.mktemp("cnn") / "wf")
 
 

@@ -42,7 +42,7 @@ def test_no_code_outside_the_tests_edits_sys_path():
 
 @pytest.fixture(scope="module")
 def run(every_model_shared, tmp_path_factory):
-    """The session's run of every model kind, in a copy of its own (each test deletes one
+    """The shared run of every model kind, in a copy of its own (each test deletes one
     output and puts the results back)."""
     return copy_run(every_model_shared, tmp_path_factory.mktemp("alone") / "wf")
 

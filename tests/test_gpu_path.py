@@ -33,7 +33,7 @@ GPU_WORKFLOW = REPO / "tools" / "gpu_workflow.sh"
 @pytest.fixture(scope="module")
 def jax_run(variants_shared, tmp_path_factory):
     """tiny_cnn's baseline trained again under KERAS_BACKEND=jax (the backend is one of its
-    params) in a copy of the session's run of every variant, then used by predict."""
+    params) in a copy of the shared run of every variant, then used by predict."""
     pytest.importorskip("jax", reason="the JAX backend needs jax (requirements-dev.txt)")
     workdir = copy_run(variants_shared, tmp_path_factory.mktemp("jax") / "wf")
     folder = workdir / "results" / "demo" / "validation"

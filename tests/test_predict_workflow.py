@@ -1,6 +1,6 @@
 """Every model kind the workflow offers attributes new images through rule predict.
 
-The session's run of every model kind (tests/conftest.py: each descriptor's KNN, raw
+The shared run of every model kind (tests/conftest.py: each descriptor's KNN, raw
 pixels, the combination, the gradient-boosted trees, each network, a CNN with the
 fingerprint input, one with test-time augmentation, one trained on random crops, and an
 ensemble with a KNN and a gbm member), in a copy of its own. Then, for every row of its

@@ -48,7 +48,7 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def report(variants_shared, tmp_path_factory):
-    """The session's run of every CNN variant and its report, in a copy of its own (the
+    """The shared run of every CNN variant and its report, in a copy of its own (the
     screenshot lands in it)."""
     return copy_run(variants_shared, tmp_path_factory.mktemp("report") / "wf")
 

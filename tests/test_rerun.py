@@ -20,7 +20,7 @@ DOWNSTREAM |= {"reliability"}
 
 @pytest.fixture(scope="module")
 def run(variants_shared, tmp_path_factory):
-    """The session's run of every one-epoch CNN variant, two KNN and a small gbm, in a
+    """The shared run of every one-epoch CNN variant, two KNN and a small gbm, in a
     copy of its own (the tests edit its code and config)."""
     return copy_run(variants_shared, tmp_path_factory.mktemp("rerun") / "wf")
 

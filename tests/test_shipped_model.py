@@ -24,7 +24,7 @@ SHIPPED = REPO / "models" / "laptop"
 
 @pytest.fixture(scope="module")
 def shipped(every_model_shared):
-    """The session's run of every model kind (tests/conftest.py), whose ensemble of a
+    """The shared run of every model kind (tests/conftest.py), whose ensemble of a
     CNN, a KNN combination and the gradient-boosted trees is shipped to models/tiny
     with the unknown-image detector; read only."""
     return every_model_shared

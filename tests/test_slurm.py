@@ -5,7 +5,7 @@ them when missing; the test is skipped, with the reason, only where that fails),
 runs the workflow on the tiny config through `--profile profiles/slurm`
 (snakemake-executor-plugin-slurm), checks that every job of the SLURM run was an sbatch
 job that SLURM saw complete with exit status 0, and that it wrote the same
-results/metrics/summary.csv as the session's local run of that config. The fixture
+results/metrics/summary.csv as the shared local run of that config. The fixture
 always stops the daemons it started (by pid) and puts /etc/slurm/slurm.conf back as it
 found it.
 See tests/slurm/README.md to run it by hand.
@@ -179,7 +179,7 @@ def test_workflow_on_slurm_matches_local_run(
     slurm_cluster, tiny_run_shared, tmp_path, record_property
 ):
     timings = slurm_cluster.timings
-    local_dir = tiny_run_shared  # the same config, run locally once for the session
+    local_dir = tiny_run_shared  # the same config, run locally once for all the tests
 
     slurm_dir = copy_workflow(tmp_path / "slurm", load_config("tiny"))
     t0 = time.monotonic()

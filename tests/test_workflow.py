@@ -21,7 +21,7 @@ CONFIG_PAGE = {"report_config"}  # the HTML report's configuration page: any con
 
 @pytest.fixture(scope="module")
 def demo_run(tiny_run_shared, tmp_path_factory):
-    """The tiny demo config run to completion (the session's, copied): tests read its
+    """The tiny demo config run to completion (the shared one, copied): tests read its
     results, and plan (never run) after edits of its config."""
     return copy_run(tiny_run_shared, tmp_path_factory.mktemp("demo") / "wf")
 
