@@ -99,9 +99,8 @@ def _locked(path: Path):
 def shared_run(tmp_path_factory, name: str, config: dict, *steps: tuple[str, ...]) -> Path:
     """The workflow with ``config`` run to completion once per test run: the first test
     file that asks builds it (``snakemake`` with each of ``steps``' arguments in turn;
-    none: one plain run), the others wait for it and find it done. The terminal output
-    of every step is kept beside it (:func:`shared_output`). Read it, never change it:
-    a test file that runs anything in it takes :func:`copy_run`."""
+    none: one plain run), the others wait for it and find it done. Read it, never change
+    it: a test file that runs anything in it takes :func:`copy_run`."""
     root = _runs_root(tmp_path_factory)
     workdir, done = root / name, root / f"{name}.done.json"
     with _locked(root / f"{name}.lock"):
@@ -112,19 +111,10 @@ def shared_run(tmp_path_factory, name: str, config: dict, *steps: tuple[str, ...
             return workdir
         shutil.rmtree(workdir, ignore_errors=True)  # a build that failed half-way
         copy_workflow(workdir, config)
-        outputs = []
         for args in steps or ((),):
-            result = snakemake(workdir, *args)
-            outputs.append({"args": list(args), "stdout": result.stdout, "stderr": result.stderr})
-        (root / f"{name}.outputs.json").write_text(json.dumps(outputs))
+            snakemake(workdir, *args)
         done.write_text(json.dumps({"config": config, "steps": [list(s) for s in steps]}))
     return workdir
-
-
-def shared_output(run: Path) -> list[dict]:
-    """The terminal output of each step that built a :func:`shared_run` (``args``,
-    ``stdout``, ``stderr``)."""
-    return json.loads((run.parent / f"{run.name}.outputs.json").read_text())
 
 
 def copy_run(run: Path, dest: Path) -> Path:

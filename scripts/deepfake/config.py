@@ -249,7 +249,6 @@ def _alternatives(names) -> str:
 WILDCARDS = {
     "split": _alternatives(layout.SPLITS),
     "set": _alternatives(layout.SETS),
-    "bins": r"\d+",
     "descriptor": _alternatives([r"hsv\d+", *FILE_DESCRIPTORS]),
     "family": _alternatives(FAMILIES),
     "variant": r"[A-Za-z0-9_]+",
