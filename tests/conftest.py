@@ -111,10 +111,16 @@ def shared_run(tmp_path_factory, name: str, config: dict, *steps: tuple[str, ...
             return workdir
         shutil.rmtree(workdir, ignore_errors=True)  # a build that failed half-way
         copy_workflow(workdir, config)
-        for args in steps or ((),):
-            snakemake(workdir, *args)
+        for i, args in enumerate(steps or ((),)):
+            done_step = snakemake(workdir, *args)
+            (root / f"{name}.{i}.out").write_text(done_step.stdout + done_step.stderr)
         done.write_text(json.dumps({"config": config, "steps": [list(s) for s in steps]}))
     return workdir
+
+
+def shared_output(run: Path, step: int = 0) -> str:
+    """What Snakemake printed (stdout, then stderr) at ``step`` of the shared ``run``."""
+    return (run.parent / f"{run.name}.{step}.out").read_text()
 
 
 def copy_run(run: Path, dest: Path) -> Path:
@@ -291,14 +297,13 @@ def real_images(sample) -> dict[str, list[Path]]:
 
 
 @pytest.fixture(scope="session")
-def variants_shared(tmp_path_factory) -> Path:
-    """tests/configs/tiny_cnn.yaml (every CNN variant of the report's ablation) with a
-    small gbm on the histograms, run once, then its HTML report (tests/test_cnn_workflow.py,
-    test_report.py, test_rerun.py)."""
-    config = load_config("tiny_cnn")
-    config["gbm"] = {"descriptors": ["hsv"], "max_iter": 20}
-    report = ("--report", "results/report.html")
-    return shared_run(tmp_path_factory, "variants", config, (), report)
+def main_shared(tmp_path_factory) -> Path:
+    """The README's main command (config.yaml as shipped: every CNN variant of the
+    report's ablation, six KNN, the gbm and their ensemble on the demo data), run once,
+    then its HTML report (tests/test_main_command.py, test_cnn_workflow.py,
+    test_report.py, test_rerun.py); :func:`shared_output` gives its terminal."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    return shared_run(tmp_path_factory, "main", config, (), ("--report", "results/report.html"))
 
 
 @pytest.fixture(scope="session")

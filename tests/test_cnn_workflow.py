@@ -1,4 +1,5 @@
-"""End to end with every CNN variant: outputs, figures, report, submission, reruns."""
+"""End to end with every CNN variant (the README's main command, config.yaml as shipped):
+outputs, figures, report, submission, reruns."""
 
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ CONFIG_PAGE = {"report_config": 1}
 
 
 @pytest.fixture(scope="module")
-def cnn_run(variants_shared, tmp_path_factory):
-    """The tiny config with all six variants, run once, plus the HTML report (the
-    shared run, in a copy of its own: the rerun tests edit its config)."""
-    return copy_run(variants_shared, tmp_path_factory.mktemp("cnn") / "wf")
+def cnn_run(main_shared, tmp_path_factory):
+    """The shared run of config.yaml (all six variants, six KNN, the gbm) and its HTML
+    report, in a copy of its own: the rerun tests edit its config."""
+    return copy_run(main_shared, tmp_path_factory.mktemp("cnn") / "wf")
 
 
 def planned_after(workdir, edit):
@@ -45,25 +46,25 @@ def test_every_variant_is_trained_and_scored(cnn_run):
     assert sorted(summary.loc[summary["family"] == "cnn", "model"]) == sorted(
         f"cnn/{v}" for v in VARIANTS
     )
-    assert len(summary) == len(VARIANTS) + 4  # and the two KNN baselines, the gbm, the ensemble
+    assert len(summary) == len(VARIANTS) + 8  # and the six KNN, the gbm, the ensemble
     for variant in VARIANTS:
         folder = cnn_run / "results" / "cnn" / variant
         history = pd.read_csv(folder / "history.csv")
         assert history.columns[:6].tolist() == [
             "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr",
         ]  # fmt: skip
-        assert len(history) == 1
+        assert len(history) == 2
         proba = np.load(folder / "val_proba.npy")
-        assert proba.shape == (50, 5)
+        assert proba.shape == (500, 5)
         np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-4)
-        assert np.load(folder / "test_proba.npy").shape == (25, 5)
+        assert np.load(folder / "test_proba.npy").shape == (500, 5)
         metrics = json.loads((folder / "metrics.json").read_text())
         assert metrics["val_accuracy"] == pytest.approx(
             np.mean(proba.argmax(1) == _labels(cnn_run))
         )
         assert (folder / "model.keras").stat().st_size > 0
         assert any((folder / "tensorboard").rglob("events.out.tfevents.*"))
-        assert "epoch 1/1" in (cnn_run / "results" / "logs" / "cnn" / f"{variant}.log").read_text()
+        assert "epoch 2/2" in (cnn_run / "results" / "logs" / "cnn" / f"{variant}.log").read_text()
     flatten = json.loads((cnn_run / "results/cnn/flatten/metrics.json").read_text())
     baseline = json.loads((cnn_run / "results/cnn/baseline/metrics.json").read_text())
     assert flatten["n_params"] > baseline["n_params"]
@@ -137,7 +138,7 @@ def test_adding_a_variant_adds_one_training_job(cnn_run):
 
 # The README's rerun table, key by key: what a dry run schedules after the edit.
 RERUNS = {
-    "knn.k": (lambda c: c["knn"].update(k=[3]), {"knn": 2} | dict.fromkeys(DOWNSTREAM)),
+    "knn.k": (lambda c: c["knn"].update(k=[3]), {"knn": 6} | dict.fromkeys(DOWNSTREAM)),
     "augment.copies": (
         lambda c: c["augment"].update(copies=2),
         {"augment": 1, "descriptors": 3, "train_cnn": 6, "learning_curves": 4, "ensemble": 1}
@@ -173,11 +174,11 @@ RERUNS = {
             "demo_data": 1,
             "ingest": 3,
             "augment": 1,
-            "descriptors": 10,
-            "knn": 2,
+            "descriptors": 25,
+            "knn": 6,
             "gbm": 1,
             "train_cnn": 6,
-            "evaluate": 10,
+            "evaluate": 14,
             "ensemble": 1,
             "learning_curves": 4,
             "class_histograms": 1,

@@ -24,18 +24,21 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, copy_run, copy_workflow, snakemake
+from conftest import REPO, copy_run, copy_workflow, load_config, snakemake
 
 PROFILE = REPO / "profiles" / "slurm-gpu" / "config.v8+.yaml"
 GPU_WORKFLOW = REPO / "tools" / "gpu_workflow.sh"
 
 
 @pytest.fixture(scope="module")
-def jax_run(variants_shared, tmp_path_factory):
-    """tiny_cnn's baseline trained again under KERAS_BACKEND=jax (the backend is one of its
-    params) in a copy of the shared run of every variant, then used by predict."""
+def jax_run(tiny_run_shared, tmp_path_factory):
+    """A one-variant, one-epoch CNN (tiny_cnn's baseline) trained under KERAS_BACKEND=jax
+    in a copy of the shared tiny run (its data and arrays), then used by predict."""
     pytest.importorskip("jax", reason="the JAX backend needs jax (requirements-dev.txt)")
-    workdir = copy_run(variants_shared, tmp_path_factory.mktemp("jax") / "wf")
+    workdir = copy_run(tiny_run_shared, tmp_path_factory.mktemp("jax") / "wf")
+    config = load_config("tiny_cnn")
+    config["cnn"]["variants"] = {"baseline": {}}
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     folder = workdir / "results" / "demo" / "validation"
     with pytest.MonkeyPatch.context() as env:  # conftest.snakemake passes os.environ on
         env.setenv("KERAS_BACKEND", "jax")

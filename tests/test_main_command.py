@@ -1,26 +1,26 @@
-"""The README's main command on a fresh copy (config.yaml as shipped, the demo data),
-then predict with the default model (best): the validation images, predicted as new
-images, get the best model's validation probabilities."""
+"""The README's main command on a fresh copy (config.yaml as shipped, the demo data: the
+shared run), then, in a copy of it, predict with the default model (best): the
+validation images, predicted as new images, get the best model's validation
+probabilities."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from conftest import REPO, copy_workflow, snakemake
+from conftest import copy_run, shared_output, snakemake
 
 pytestmark = pytest.mark.slow
 
 
-def test_main_command_then_predict_with_the_best_model(tmp_path):
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    workdir = copy_workflow(tmp_path / "wf", config)
-    run = snakemake(workdir)  # `snakemake --cores all`, on this machine's 2 cores
+def test_main_command_then_predict_with_the_best_model(main_shared, tmp_path):
+    # The shared run is `snakemake --cores all` (this machine's 2 cores) on a fresh copy;
+    # predict writes into a copy of it.
+    workdir = copy_run(main_shared, tmp_path / "wf")
     results = workdir / "results"
     # The terminal: three lines a job (time, rule, progress) and a few more, no library
     # start-up lines, and the last lines say where the results are.
-    printed = (run.stdout + run.stderr).splitlines()
+    printed = shared_output(main_shared).splitlines()
     jobs = sum(line.startswith("Finished jobid: ") for line in printed)
     assert jobs == 73 and len(printed) <= 3 * jobs + 30, "\n".join(printed)
     assert not [line for line in printed if line.startswith(("E0000", "I0000", "WARNING: All"))]

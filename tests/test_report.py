@@ -47,10 +47,10 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def report(variants_shared, tmp_path_factory):
-    """The shared run of every CNN variant and its report, in a copy of its own (the
-    screenshot lands in it)."""
-    return copy_run(variants_shared, tmp_path_factory.mktemp("report") / "wf")
+def report(main_shared, tmp_path_factory):
+    """The shared run of the README's main command and its report, in a copy of its own
+    (the screenshot lands in it)."""
+    return copy_run(main_shared, tmp_path_factory.mktemp("report") / "wf")
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +120,7 @@ def test_every_model_has_a_card_and_the_configuration_a_page(browser, report):
         assert "synthetic demo" in html and "training time" in html
     config = by_name["configuration.html"]
     html = base64.b64decode(config["data_uri"].split("base64,", 1)[1]).decode()
-    assert "histogram_bins" in html and "&quot;n_train&quot;: 100" in html
+    assert "histogram_bins" in html and "&quot;n_train&quot;: 1000" in html
     # the menu leads to them
     page = opened(browser, report)
     page.get_by_text("Model cards", exact=True).first.click()

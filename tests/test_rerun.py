@@ -1,4 +1,5 @@
-"""Rerun exactness (dry runs after an edit) and the predict target, on one tiny trained run."""
+"""Rerun exactness (dry runs after an edit) and the predict target, on the README's main
+command's run (config.yaml as shipped, the demo data)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ DOWNSTREAM |= {"reliability"}
 
 
 @pytest.fixture(scope="module")
-def run(variants_shared, tmp_path_factory):
-    """The shared run of every one-epoch CNN variant, two KNN and a small gbm, in a
-    copy of its own (the tests edit its code and config)."""
-    return copy_run(variants_shared, tmp_path_factory.mktemp("rerun") / "wf")
+def run(main_shared, tmp_path_factory):
+    """The shared run of config.yaml (six CNN variants, six KNN, the gbm), in a copy of
+    its own (the tests edit its code and config)."""
+    return copy_run(main_shared, tmp_path_factory.mktemp("rerun") / "wf")
 
 
 @pytest.fixture(autouse=True)
@@ -152,12 +153,12 @@ def test_overlay_reruns_only_the_variants_it_changes(run):
         ),
         (
             "descriptors.py",  # histograms, knn and gbm import it, and everything after them
-            {"descriptors": 10, "knn": 2, "gbm": 1, "train_cnn": 6, "learning_curves": 4}
+            {"descriptors": 25, "knn": 6, "gbm": 1, "train_cnn": 6, "learning_curves": 4}
             | {"ensemble": 1}
             | {"class_histograms": None}
             | dict.fromkeys(DOWNSTREAM),
         ),
-        ("knn_search.py", {"knn": 2} | dict.fromkeys(DOWNSTREAM)),
+        ("knn_search.py", {"knn": 6} | dict.fromkeys(DOWNSTREAM)),
         ("ensemble.py", {"ensemble": 1} | dict.fromkeys(DOWNSTREAM)),
     ],
 )
@@ -176,8 +177,9 @@ def test_backend_is_a_training_param(run, monkeypatch):
 
 
 def test_nested_command_line_config_and_subset(run):
-    # Strings from --config are read as YAML: k 5,3 is the grid 3,5 (nothing to do).
-    assert planned_rules(run, "--config", "knn={k: [5, 3], descriptors: [hsv, pixels]}") == {}
+    # Strings from --config are read as YAML: k 11..3 is the grid 3..11 (nothing to do).
+    knn = "knn={k: [11, 9, 7, 5, 3], descriptors: [hsv, pixels, jointhsv, spectrum, lbp, combo]}"
+    assert planned_rules(run, "--config", knn) == {}
     planned = planned_rules(run, "--config", "cnn={train: [baseline]}")
     assert "train_cnn" not in planned
     assert set(planned) <= DOWNSTREAM | {"learning_curves", "report_config"}
