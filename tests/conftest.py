@@ -314,21 +314,28 @@ def tiny_run_shared(tmp_path_factory) -> Path:
 
 # Every model kind in one tiny run (tests/test_predict_workflow.py, test_shipped_model.py,
 # test_entry_points.py): each descriptor's KNN (both votings among them), raw pixels, the
-# combination, the gradient-boosted trees, each network architecture (a CNN with the
-# fingerprint input, one with test-time augmentation, one trained on random crops), an
-# ensemble of three families, the unknown-image detector and a shipped folder of it.
+# combination, the gradient-boosted trees, each network architecture (the fast one with
+# the fingerprint input, and once trained on random crops and predicted with test-time
+# augmentation), an ensemble of three families, the unknown-image detector and a shipped
+# folder of it.
 NETWORK_VARIANTS = {
     "paper": {"network": "paper", "filters": [4, 4, 8, 8, 8]},
     "resnet": {"network": "resnet", "filters": [4, 8], "blocks": [1, 0]},
-    "fast": {"network": "fast", "patch": 4, "filters": [4, 8], "blocks": [1, 1]},
     "fast_fp": {
         "network": "fast",
         "patch": 4,
         "filters": [4, 8],
+        "blocks": [1, 1],
         "fingerprint": ["spectrum", "cooc"],
     },
-    "fast_tta": {"network": "fast", "patch": 4, "filters": [4, 8], "tta": ["hflip", "vflip"]},
-    "fast_crop": {"network": "fast", "patch": 4, "filters": [4, 8], "crop": 48, "precise_bn": 64},
+    "fast_crop_tta": {
+        "network": "fast",
+        "patch": 4,
+        "filters": [4, 8],
+        "crop": 48,
+        "precise_bn": 64,
+        "tta": ["hflip", "vflip"],
+    },
 }
 
 

@@ -2,11 +2,11 @@
 
 The shared run of every model kind (tests/conftest.py: each descriptor's KNN, raw
 pixels, the combination, the gradient-boosted trees, each network, a CNN with the
-fingerprint input, one with test-time augmentation, one trained on random crops, and an
-ensemble with a KNN and a gbm member), in a copy of its own. Then, for every row of its
-summary, ``snakemake predict`` on the validation folder (the validation images as new
-images) gives back that model's ``val_proba.npy``: KNN and gbm bit for bit, CNN and
-ensemble within 1e-5.
+fingerprint input, one trained on random crops and predicted with test-time
+augmentation, and an ensemble with a KNN and a gbm member), in a copy of its own.
+Then, for every row of its summary, ``snakemake predict`` on the validation folder (the
+validation images as new images) gives back that model's ``val_proba.npy``: KNN and gbm
+bit for bit, CNN and ensemble within 1e-5.
 """
 
 from __future__ import annotations
@@ -105,4 +105,4 @@ def test_predict_needs_only_the_chosen_models_files(run, tmp_path):
     )  # fmt: skip
     assert result.returncode != 0
     assert "'cnn/vgg' is no model of this run" in result.stdout + result.stderr
-    assert "cnn/fast_tta" in result.stdout + result.stderr  # the trained ones are listed
+    assert "cnn/fast_crop_tta" in result.stdout + result.stderr  # the trained ones are listed
