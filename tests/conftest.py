@@ -130,6 +130,14 @@ def copy_run(run: Path, dest: Path) -> Path:
     return dest
 
 
+def copy_run_with(run: Path, dest: Path, config: dict) -> Path:
+    """:func:`copy_run` with its config.yaml replaced by ``config``: a test that changes
+    only the models starts from the run's data, arrays and descriptors."""
+    copy_run(run, dest)
+    (dest / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return dest
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the real snakemake in ``workdir``; output captured for assertions."""
     env = os.environ | {"PYTHONHASHSEED": "0"}
@@ -194,27 +202,30 @@ def edited(run, module):
 
 # The test files that take longest, longest first: the xdist workers start them first
 # and finish together on the small files (pyproject.toml keeps this order:
-# --no-loadscope-reorder). The SLURM run mostly waits on its scheduler, so it starts
-# beside the busiest file. Other files follow in their usual order.
+# --no-loadscope-reorder). The shared runs' builders come first; the files that only
+# read the main command's run come after the others, so that it is built when they
+# start (a worker waiting on a shared run's lock does nothing). The SLURM run mostly
+# waits on its scheduler, so it starts beside the busiest files. Other files follow in
+# their usual order.
 SLOWEST_FIRST = [
-    "test_slurm.py",
     "test_main_command.py",
     "test_predict_workflow.py",
-    "test_cnn_workflow.py",
-    "test_rerun.py",
+    "test_slurm.py",
     "test_resume.py",
     "test_train_workflow.py",
-    "test_shipped_model.py",
-    "test_train_options.py",
     "test_backends.py",
-    "test_report.py",
-    "test_entry_points.py",
+    "test_train_options.py",
     "test_gpu_path.py",
+    "test_shipped_model.py",
+    "test_entry_points.py",
     "test_train.py",
     "test_refit.py",
     "test_new_family.py",
-    "test_workflow.py",
     "test_xla.py",
+    "test_rerun.py",
+    "test_cnn_workflow.py",
+    "test_report.py",
+    "test_workflow.py",
     "test_networks.py",
     "test_cli.py",
     "test_user_errors.py",

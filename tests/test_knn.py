@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import copy_workflow, load_config, snakemake
+from conftest import copy_run_with, load_config, snakemake
 from sklearn.neighbors import KNeighborsClassifier
 
 from deepfake.descriptors import descriptor, hsv_histograms, pixel_descriptor
@@ -276,10 +276,12 @@ def test_cross_validation_finds_the_informative_group():
 
 
 @pytest.mark.slow
-def test_workflow_runs_descriptor_and_combination_knn_with_default_settings(tmp_path):
+def test_workflow_runs_descriptor_and_combination_knn_with_default_settings(
+    tiny_run_shared, tmp_path
+):
     config = load_config("tiny")  # no knn.weights nor knn.combination: schema defaults
     config["knn"]["descriptors"] = ["spectrum", "combo"]
-    workdir = copy_workflow(tmp_path, config)
+    workdir = copy_run_with(tiny_run_shared, tmp_path / "wf", config)
     targets = [f"results/knn/{f}/metrics.json" for f in ("spectrum", "combo")]
     snakemake(workdir, *targets)
     for name in ("jointhsv", "spectrum", "lbp"):

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import copy_run, copy_workflow, load_config, snakemake
+from conftest import copy_run, copy_run_with, load_config, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -26,11 +26,11 @@ OPTIONS = {
 }
 
 
-def test_variant_with_every_option_trains_through_snakemake(tmp_path):
+def test_variant_with_every_option_trains_through_snakemake(tiny_run_shared, tmp_path):
     config = load_config("tiny_cnn")
     config["cnn"]["select_on_validation"] = False
     config["cnn"]["variants"] = {"options": OPTIONS}
-    workdir = copy_workflow(tmp_path, config)
+    workdir = copy_run_with(tiny_run_shared, tmp_path / "wf", config)
     snakemake(workdir, "results/cnn/options/metrics.json")
 
     folder = workdir / "results" / "cnn" / "options"
@@ -50,7 +50,7 @@ def test_variant_with_every_option_trains_through_snakemake(tmp_path):
     assert "clean (validation scored once)" in log and "\r" not in log
 
 
-def test_fast_variant_with_fingerprint_trains_through_snakemake(tmp_path):
+def test_fast_variant_with_fingerprint_trains_through_snakemake(tiny_run_shared, tmp_path):
     """config.fast.yaml's network architecture, here with the spectrum fingerprint as a third
     input: the rule reads results/descriptors/spectrum/ and the model takes it as "freq"."""
     config = load_config("tiny_cnn")
@@ -58,7 +58,7 @@ def test_fast_variant_with_fingerprint_trains_through_snakemake(tmp_path):
         "fast": {"network": "fast", "patch": 4, "filters": [4, 8], "blocks": [1, 1],
                  "fingerprint": ["spectrum"], "schedule": "onecycle", "epochs": 2}
     }  # fmt: skip
-    workdir = copy_workflow(tmp_path, config)
+    workdir = copy_run_with(tiny_run_shared, tmp_path / "wf", config)
     snakemake(workdir, "results/cnn/fast/metrics.json")
 
     folder = workdir / "results" / "cnn" / "fast"
@@ -82,7 +82,7 @@ def test_fast_variant_with_fingerprint_trains_through_snakemake(tmp_path):
     )
 
 
-def test_the_fast_path_is_chosen_recorded_and_repeatable(tmp_path):
+def test_the_fast_path_is_chosen_recorded_and_repeatable(tiny_run_shared, tmp_path):
     """mixed_precision and jit_compile auto: the workflow picks this machine's fastest
     exact path from its CPU flags, records the choice and the flags, and a second run of
     the same config gives the same probabilities bit for bit."""
@@ -94,7 +94,7 @@ def test_the_fast_path_is_chosen_recorded_and_repeatable(tmp_path):
         "fast_fp": {"network": "fast", "patch": 4, "filters": [4, 8], "blocks": [1, 1],
                     "fingerprint": ["spectrum", "cooc"], "tta": ["hflip", "rot90"]}
     }  # fmt: skip
-    first = copy_workflow(tmp_path / "one", config)
+    first = copy_run_with(tiny_run_shared, tmp_path / "one", config)
     snakemake(first, "results/cnn/fast_fp/metrics.json")
     again = copy_run(first, tmp_path / "two")  # the same inputs, the network trained again
     snakemake(again, "results/cnn/fast_fp/metrics.json", "--forcerun", "train_cnn")
