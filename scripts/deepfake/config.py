@@ -42,16 +42,39 @@ def check_config(
     keys allowed there (no dump of the schema or the config). A key of
     :data:`RENAMED_KEYS` under its old name is read first as the new one, with a warning
     line (:func:`renamed_keys`; ``layers``: the config's sources, as there)."""
-    from snakemake.exceptions import WorkflowError
-    from snakemake.utils import validate
-
     for line in renamed_keys(config, layers):
         print(line, file=sys.stderr, flush=True)
-    try:
-        validate(config, str(schema_file))
-    except WorkflowError:
-        schema = yaml.safe_load(open(schema_file, encoding="utf-8"))
-        raise ConfigError(config_errors(config, schema)) from None
+    schema = read_schema(schema_file)
+    if any(True for _ in _filling_validator(schema).iter_errors(config)):
+        raise ConfigError(config_errors(config, schema))
+
+
+def read_schema(schema_file: str | os.PathLike) -> dict:
+    """The config schema (YAML), read with PyYAML's C loader where it has one: every
+    start of the workflow reads it."""
+    with open(schema_file, encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def _filling_validator(schema: Mapping):
+    """A JSON-schema (2020-12) validator of ``schema`` that, while it validates, puts
+    each default of the schema into the config where its key is missing (a copy of the
+    default, so no two configs share a list)."""
+    import copy
+
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+    check_properties = base.VALIDATORS["properties"]
+
+    def properties(validator, properties, instance, subschema):
+        if isinstance(instance, dict):
+            for key, value in properties.items():
+                if "default" in value and key not in instance:
+                    instance[key] = copy.deepcopy(value["default"])
+        yield from check_properties(validator, properties, instance, subschema)
+
+    return jsonschema.validators.extend(base, {"properties": properties})(schema)
 
 
 def renamed_keys(config: dict, layers: Sequence[Mapping] = ()) -> list[str]:
