@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, copy_run, copy_workflow, load_config, snakemake
+from conftest import REPO, copy_run_with, copy_workflow, load_config, snakemake
 
 PROFILE = REPO / "profiles" / "slurm-gpu" / "config.v8+.yaml"
 GPU_WORKFLOW = REPO / "tools" / "gpu_workflow.sh"
@@ -35,10 +35,9 @@ def jax_run(tiny_run_shared, tmp_path_factory):
     """A one-variant, one-epoch CNN (tiny_cnn's baseline) trained under KERAS_BACKEND=jax
     in a copy of the shared tiny run (its data and arrays), then used by predict."""
     pytest.importorskip("jax", reason="the JAX backend needs jax (requirements-dev.txt)")
-    workdir = copy_run(tiny_run_shared, tmp_path_factory.mktemp("jax") / "wf")
     config = load_config("tiny_cnn")
     config["cnn"]["variants"] = {"baseline": {}}
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    workdir = copy_run_with(tiny_run_shared, tmp_path_factory.mktemp("jax") / "wf", config)
     folder = workdir / "results" / "demo" / "validation"
     with pytest.MonkeyPatch.context() as env:  # conftest.snakemake passes os.environ on
         env.setenv("KERAS_BACKEND", "jax")

@@ -45,7 +45,7 @@ def check_config(
     for line in renamed_keys(config, layers):
         print(line, file=sys.stderr, flush=True)
     schema = read_schema(schema_file)
-    if any(True for _ in _filling_validator(schema).iter_errors(config)):
+    if next(_filling_validator(schema).iter_errors(config), None) is not None:
         raise ConfigError(config_errors(config, schema))
 
 
