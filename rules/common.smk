@@ -13,6 +13,7 @@ from deepfake.config import (
     check_config,
     check_has_model,
     check_predict_model,
+    check_ranges,
     check_refit,
     choose_model,
     config_layers,
@@ -83,6 +84,7 @@ with refusals():
     check_has_model(config)
     check_predict_model(config)
     check_refit(config)
+    check_ranges(config)
 
 # Every file of the run lies under results_dir.
 R = Layout(config["results_dir"])

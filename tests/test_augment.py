@@ -7,7 +7,9 @@ import numpy as np
 import yaml
 from conftest import REPO
 
-from deepfake.augment import AugmentParams, augment_image, augment_split
+from deepfake.augment import AugmentParams, augment_image, augment_split, travel
+from deepfake.degrade import degrade
+from deepfake.traces import has_jpeg_traces
 
 
 def augment_params(copies: int = 1, seed: int = 0, **given) -> AugmentParams:
@@ -82,3 +84,33 @@ def test_no_copies_is_the_original_set(real_images):
     images, ids, labels = real_batch(real_images)
     out = augment_split(images, ids, labels, augment_params(copies=0))
     np.testing.assert_array_equal(out["images"], images)
+
+
+def test_trips_are_the_shared_degradations_and_leave_other_copies_unchanged(real_images):
+    images, ids, labels = real_batch(real_images)
+    still = {"hflip": False, "max_rotation_deg": 0, "max_shift_frac": 0, "min_crop_frac": 1}
+    still |= {"brightness": 0, "contrast": 0}
+    n = len(images)
+    # Without trips, the copies are as before trips existed (their own random stream).
+    plain = augment_split(images, ids, labels, augment_params(copies=2, seed=3))
+    tripless = augment_split(images, ids, labels, augment_params(copies=2, seed=3, jpeg=0.0))
+    np.testing.assert_array_equal(plain["images"], tripless["images"])
+    # Every copy saved as JPEG at quality 90: exactly deepfake.degrade's JPEG of the image.
+    jpeg = augment_params(copies=1, seed=3, jpeg=1.0, jpeg_quality=[90, 90], **still)
+    out = augment_split(images, ids, labels, jpeg)["images"][n:]
+    for copy, image in zip(out, images, strict=True):
+        np.testing.assert_array_equal(copy, degrade(image, "jpeg", 90))
+        assert has_jpeg_traces(copy) and not has_jpeg_traces(image)
+    # Every copy resized by 2x and back, no JPEG: the resize round trip.
+    resize = augment_params(copies=1, seed=3, resize=1.0, resize_factor=[2.0, 2.0], **still)
+    out = augment_split(images, ids, labels, resize)["images"][n:]
+    np.testing.assert_array_equal(out[0], degrade(images[0], "resize", 2.0))
+
+
+def test_trip_probabilities_and_ranges_hold():
+    image = np.random.default_rng(0).integers(0, 256, (100, 100, 3), dtype=np.uint8)
+    p = augment_params(jpeg=0.5, jpeg_quality=[60, 80], resize=0.25, resize_factor=[0.5, 2])
+    rng = np.random.default_rng(1)
+    changed = [not np.array_equal(travel(image, rng, p), image) for _ in range(400)]
+    # changed unless neither fires: 1 - 0.5 * 0.75 = 0.625
+    assert 0.55 < np.mean(changed) < 0.7

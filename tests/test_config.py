@@ -14,6 +14,7 @@ from deepfake.config import (
     ConfigError,
     check_config,
     check_predict_model,
+    check_ranges,
     choose_model,
     inference_files,
     merge,
@@ -264,3 +265,15 @@ def test_a_default_has_one_home_the_schema():
     commented = {k: v for k, v in leaves(parsed).items() if k not in set_here and k in defaults}
     assert commented, "config.yaml shows the defaults it leaves to the schema"
     assert {k: v for k, v in commented.items() if defaults[k] != v} == {}
+
+
+def test_a_range_whose_low_end_is_above_its_high_end_is_refused_by_name():
+    config = load_config("tiny")
+    config["augment"] |= {"jpeg": 0.5, "jpeg_quality": [95, 70]}
+    with pytest.raises(ValueError, match=r"augment\.jpeg_quality: \[95, 70\] is no range"):
+        check_ranges(validated(config))
+    config["augment"] |= {"jpeg_quality": [70, 95], "resize_factor": [2.0, 0.5]}
+    with pytest.raises(ValueError, match=r"augment\.resize_factor"):
+        check_ranges(validated(config))
+    config["augment"]["resize_factor"] = [0.5, 0.5]
+    check_ranges(validated(config))

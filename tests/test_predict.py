@@ -19,7 +19,7 @@ from deepfake.ensemble import EnsembleModel
 from deepfake.families import load
 from deepfake.knn_model import KnnModel
 from deepfake.knn_search import combine, group_scales, knn_proba
-from deepfake.predict import COLUMNS, chunks, predict_folder, read_images
+from deepfake.predict import COLUMNS, JPEG_FILE, chunks, predict_folder, read_images
 from deepfake.unknowns import UnknownDetector
 
 
@@ -99,8 +99,18 @@ def test_table_has_one_row_per_file_and_empty_label_on_error(tmp_path, real_imag
     save_knn(tmp_path / "results", "hsv16", ["hsv16"], train)
     model = load(tmp_path / "results" / "knn" / "hsv16")
     counts = predict_folder(model, "knn/hsv16", tmp_path / "new", tmp_path / "p.csv", size=2)
-    assert counts == {"files": 6, "failed": 1, "unknown": 0}
+    assert counts == {"files": 6, "failed": 1, "unknown": 1}  # b_big.jpg: shrunk 2.56x
     table = read_predictions(tmp_path / "p.csv")
+    assert table["label"].tolist()[1] == "unknown"
+    warnings = dict(zip(table["image_id"], table["warning"], strict=True))
+    assert warnings["a_plain.png"] == "" and warnings["f_photo.webp"] == ""  # lossless WebP
+    assert warnings["b_big.jpg"] == (
+        f"{JPEG_FILE}; converted to RGB: 256x192 resized to 100x100; shrunk 2.56x from "
+        "256x192: more than 2x keeps no generator's fingerprint, so it is answered unknown"
+    )
+    assert warnings["c_gray16.png"] == "converted to RGB: uint16 depth, grayscale"
+    assert warnings["d_rgba.png"] == "converted to RGB: alpha channel dropped"
+    assert warnings["e_broken.png"] == ""
     assert table.columns.tolist() == COLUMNS
     assert table["image_id"].tolist()[4] == "e_broken.png"
     assert table["label"].iloc[4] == "" and table["proba_0"].iloc[4] == ""

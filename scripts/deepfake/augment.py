@@ -1,4 +1,11 @@
-"""Offline augmentation: seeded random copies of the training images."""
+"""Offline augmentation: seeded random copies of the training images.
+
+Each copy is a random variant (flip, rotation, shift, crop, brightness, contrast:
+:func:`augment_image`), then, with the probabilities ``resize`` and ``jpeg``, taken
+on a trip as images travel (:func:`travel`): resized and back, then saved as JPEG,
+by :func:`deepfake.degrade.degrade`, the function the robustness benchmark measures
+with. The trips draw from a random stream of their own, so a config without them
+gives the same copies as before they existed."""
 
 from __future__ import annotations
 
@@ -6,6 +13,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from deepfake.degrade import degrade
 
 
 @dataclass(frozen=True)
@@ -21,6 +30,10 @@ class AugmentParams:
     min_crop_frac: float
     brightness: float
     contrast: float
+    jpeg: float  # probability that a copy is saved as JPEG
+    jpeg_quality: tuple[int, int]  # its quality, uniform over this range (inclusive)
+    resize: float  # probability that a copy is resized and back
+    resize_factor: tuple[float, float]  # the factor, log-uniform over this range
 
 
 def augment_image(image: np.ndarray, rng: np.random.Generator, p: AugmentParams) -> np.ndarray:
@@ -56,6 +69,20 @@ def augment_image(image: np.ndarray, rng: np.random.Generator, p: AugmentParams)
     return np.ascontiguousarray(out)
 
 
+def travel(image: np.ndarray, rng: np.random.Generator, p: AugmentParams) -> np.ndarray:
+    """An RGB uint8 image after a random trip (:class:`AugmentParams`): with probability
+    ``p.resize`` resized by a log-uniform factor and back, then with probability
+    ``p.jpeg`` saved as JPEG of a uniform quality; the same image when neither fires."""
+    resize, jpeg = rng.random(2)
+    factor = np.exp(rng.uniform(*np.log(p.resize_factor)))
+    quality = int(rng.integers(p.jpeg_quality[0], p.jpeg_quality[1], endpoint=True))
+    if resize < p.resize:
+        image = degrade(image, "resize", float(factor))
+    if jpeg < p.jpeg:
+        image = degrade(image, "jpeg", quality)
+    return image
+
+
 def augment_split(
     images: np.ndarray, ids: np.ndarray, labels: np.ndarray, p: AugmentParams
 ) -> dict[str, np.ndarray]:
@@ -66,11 +93,12 @@ def augment_split(
     """
     n = len(images)
     rng = np.random.default_rng(p.seed)
+    trips = np.random.default_rng([p.seed, 1])
     out = np.empty((n * (1 + p.copies), *images.shape[1:]), dtype=np.uint8)
     out[:n] = images
     for copy in range(1, p.copies + 1):
         for i in range(n):
-            out[copy * n + i] = augment_image(images[i], rng, p)
+            out[copy * n + i] = travel(augment_image(images[i], rng, p), trips, p)
     copies = range(1, p.copies + 1)
     return {
         "images": out,

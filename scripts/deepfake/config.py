@@ -208,6 +208,14 @@ def check_has_model(config: Mapping) -> None:
         )
 
 
+def check_ranges(config: Mapping) -> None:
+    """Refuse a [low, high] range of the config whose low end is above its high end."""
+    for key in ("jpeg_quality", "resize_factor"):
+        low, high = config["augment"][key]
+        if low > high:
+            raise ValueError(f"config augment.{key}: [{low}, {high}] is no range (low > high)")
+
+
 def check_refit(config: Mapping) -> None:
     """With ``refit.model`` set, every model also learns from the validation images:
     refuse a model that is not of this run, and any model that would choose on those

@@ -115,26 +115,50 @@ def read_bgr(path: Path, size: int = IMAGE_SIZE) -> tuple[np.ndarray, str | None
     Returns the image and a warning when it had to be converted (grayscale,
     alpha channel, 16-bit depth, other size), or raises :class:`DataError`.
     """
-    image, note, _ = read_bgr_hashed(path, size)
-    return image, note
+    found = read_image_file(path, size)
+    return found.image, found.note
 
 
 def read_bgr_hashed(path: Path, size: int = IMAGE_SIZE) -> tuple[np.ndarray, str | None, str]:
     """:func:`read_bgr`, plus a hash of the file's bytes (read once, decoded from memory)."""
+    found = read_image_file(path, size)
+    return found.image, found.note, found.digest
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """One decoded image file: the image as the models read it and what it was before."""
+
+    image: np.ndarray  # BGR uint8 (size, size, 3)
+    note: str | None  # the conversions it needed ("converted to RGB: ..."), or None
+    digest: str  # hash of the file's bytes
+    native: np.ndarray  # BGR uint8 (H, W, 3) at the file's own size, before any resize
+    data_head: bytes  # the file's first bytes (its format's magic number)
+
+
+def read_image_file(path: Path, size: int = IMAGE_SIZE) -> ImageFile:
+    """Read and decode one image file (the bytes read once, decoded from memory), convert
+    it to 8-bit BGR and resize it to ``size`` x ``size``; raises :class:`DataError`."""
     path = Path(path)
     try:
-        data = Path(path).read_bytes()
+        data = path.read_bytes()
     except OSError:
-        raise DataError(_unreadable(Path(path))) from None
+        raise DataError(_unreadable(path)) from None
     digest = hashlib.blake2b(data, digest_size=12).hexdigest()
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
     if image is None:
         raise DataError(_unreadable(path))
-    image, note = _convert(path, image, size)
-    return image, note, digest
+    native, notes = _to_bgr8(path, image)
+    image = native
+    if image.shape[:2] != (size, size):
+        notes.append(f"{image.shape[1]}x{image.shape[0]} resized to {size}x{size}")
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    note = ("converted to RGB: " + ", ".join(notes)) if notes else None
+    return ImageFile(image, note, digest, native, data[:16])
 
 
-def _convert(path: Path, image: np.ndarray, size: int) -> tuple[np.ndarray, str | None]:
+def _to_bgr8(path: Path, image: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """A decoded image as 8-bit, 3-channel BGR at its own size, and the conversions made."""
     notes = []
     if image.dtype != np.uint8:
         notes.append(f"{image.dtype} depth")
@@ -147,10 +171,7 @@ def _convert(path: Path, image: np.ndarray, size: int) -> tuple[np.ndarray, str 
         image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
     elif image.shape[2] != 3:
         raise DataError(f"{path}: unsupported image with {image.shape[2]} channels")
-    if image.shape[:2] != (size, size):
-        notes.append(f"{image.shape[1]}x{image.shape[0]} resized to {size}x{size}")
-        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-    return image, ("converted to RGB: " + ", ".join(notes)) if notes else None
+    return image, notes
 
 
 def _unreadable(path: Path) -> str:
