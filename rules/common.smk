@@ -312,17 +312,21 @@ def run_sets():
 def model_inputs(family):
     """The input function of a family's model job: the arrays of every set the models
     learn from and predict (labels, and the images) and the descriptor files its model
-    reads (the groups the record names, in order; pixels come from the images)."""
+    reads (the groups the record names, in order; pixels come from the images). A model
+    whose record says ``augmented`` learns from the stored augmented training set."""
 
     def inputs(wildcards):
         groups = family.descriptors(config, wildcards.name)
         files = [g for g in groups if g not in IMAGE_DESCRIPTORS]
-        arrays = {f"{name}_arrays": R.arrays(s) for name, s in MODEL_SETS.items()}
+        sets = MODEL_SETS
+        if family.augmented(config, wildcards.name):
+            sets = sets | {"train": "train_aug"}
+        arrays = {f"{name}_arrays": R.arrays(s) for name, s in sets.items()}
         if not files:
             return arrays
         return arrays | {
             f"{name}_descriptors": [R.descriptors(g, s) for g in files]
-            for name, s in MODEL_SETS.items()
+            for name, s in sets.items()
         }
 
     return inputs

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import separable
+from conftest import copy_run_with, load_config, separable, snakemake
 from threadpoolctl import threadpool_limits
 
 from deepfake import layout
@@ -142,3 +142,26 @@ def test_trees_that_do_not_hold_together_are_refused(data, tmp_path):
         np.savez(path, **(arrays | change))  # objects: numpy pickles them into the file
         with pytest.raises(ValueError, match="Retrain"):
             Forest.load(path)
+
+
+@pytest.mark.slow
+def test_workflow_gbm_learns_from_the_augmented_set_when_asked(tiny_run_shared, tmp_path):
+    config = load_config("tiny")
+    config["gbm"] = {"name": "aug", "descriptors": ["spectrum"], "max_iter": 5, "augmented": True}
+    workdir = copy_run_with(tiny_run_shared, tmp_path / "wf", config)
+    snakemake(workdir, "results/gbm/aug/metrics.json")
+    metrics = json.loads((workdir / "results/gbm/aug/metrics.json").read_text())
+    with np.load(workdir / "results/arrays/train_aug.npz") as arrays:
+        n_aug = len(arrays["labels"])
+    assert n_aug == 200 and metrics["n_train"] == n_aug  # 100 originals and their copies
+    assert metrics["params"]["augmented"] is True
+    # the trees are those of the augmented set's descriptors
+    spectrum = np.load(workdir / "results/descriptors/spectrum/train_aug.npy")
+    with np.load(workdir / "results/arrays/train_aug.npz") as arrays:
+        labels = arrays["labels"]
+    expected = GbmModel.fit(("spectrum",), [spectrum], labels, metrics["params"])
+    model = load(workdir / "results/gbm/aug")
+    validation = np.load(workdir / "results/descriptors/spectrum/validation.npy")
+    np.testing.assert_array_equal(
+        model.proba_from_descriptors([validation]), expected.proba_from_descriptors([validation])
+    )

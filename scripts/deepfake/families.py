@@ -51,6 +51,9 @@ class Family:
     # pixels: the images themselves), and the config values its fit uses (its params).
     descriptors: Callable[[Mapping, str], list[str]] | None = None
     params: Callable[[Mapping, str], Mapping] = lambda config, name: {}
+    # whether model ``name`` learns from the stored augmented training set (the images
+    # and their copies, augment.*) instead of the training images alone
+    augmented: Callable[[Mapping, str], bool] = lambda config, name: False
     outputs: tuple[str, ...] = ()  # files its job writes besides these (knn: grid.csv)
     threads: int = 2  # of its job
     memory: int = 4  # its job's memory: 2 GB and this many MB per MB of its inputs
@@ -189,6 +192,7 @@ FAMILIES = {
                 descriptor_name(config, d) for d in config["gbm"]["descriptors"]
             ],
             params=gbm_params,
+            augmented=lambda config, name: config["gbm"]["augmented"],
         ),
         Family(
             "cnn",
