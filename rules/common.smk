@@ -390,6 +390,7 @@ def figures():
         R.figure("class_recall.png"),
         R.figure("reliability.png"),
         R.figure("class_histograms.png"),
+        R.figure("fingerprint_spectra.png"),
         R.figure("samples.png"),
     ]
 

@@ -134,6 +134,28 @@ rule class_histograms:
         "../scripts/plot_class_histograms.py"
 
 
+rule fingerprint_spectra:
+    """Each class's mean high-pass residual spectrum, its difference from the other
+    classes' and what a JPEG save changes in it."""
+    input:
+        R.arrays("train"),
+        code=code("plot_fingerprint_spectra.py"),
+    output:
+        report(
+            R.figure("fingerprint_spectra.png"),
+            caption="../report/fingerprint_spectra.rst",
+            category="Data",
+        ),
+    log:
+        R.log("figures/fingerprint_spectra"),
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        demo=DATA["demo"],
+    script:
+        "../scripts/plot_fingerprint_spectra.py"
+
+
 rule sample_grid:
     """A grid of training images, a row per class."""
     input:

@@ -103,7 +103,7 @@ def test_figures_report_and_submission(cnn_run):
     figures = cnn_run / "results" / "figures"
     for name in ("bins", "schedule", "dropout", "head"):
         assert (figures / f"curves_{name}.png").stat().st_size > 10_000
-    for name in ("confusion_best", "class_histograms", "samples"):
+    for name in ("confusion_best", "class_histograms", "samples", "fingerprint_spectra"):
         assert (figures / f"{name}.png").stat().st_size > 10_000
     html = (cnn_run / "results" / "report.html").read_text(errors="replace")
     assert "curves_bins.png" in html and "summary.html" in html
@@ -182,6 +182,7 @@ RERUNS = {
             "ensemble": 1,
             "learning_curves": 4,
             "class_histograms": 1,
+            "fingerprint_spectra": 1,
             "sample_grid": 1,
             "split_check": 1,
         }

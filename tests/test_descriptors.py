@@ -14,6 +14,7 @@ from deepfake.descriptors import (
     hsv_histograms,
     joint_hsv_histogram,
     lbp_histogram,
+    mean_residual_spectrum,
     parse_descriptor_name,
     pixel_descriptor,
     spectrum_fingerprint,
@@ -189,3 +190,22 @@ def test_cross_cooccurrence_pairs_the_channels_differences_at_each_pixel():
     cells = cross_cooccurrence(grey.astype(np.uint8)).reshape(2, 2, 3, 5, 5)
     np.testing.assert_allclose(np.trace(cells, axis1=-2, axis2=-1), 1.0, rtol=1e-6)
     assert descriptor("crosscooc", ramp[None].repeat(100, 0)[None]).shape == (1, 150)
+
+
+def test_mean_residual_spectrum_peaks_at_an_images_own_frequency():
+    y, x = np.mgrid[0:100, 0:100]
+    wave = 128 + 100 * np.cos(2 * np.pi * 20 * x / 100)  # 20 cycles across, none down
+    images = np.repeat(np.round(wave).astype(np.uint8)[None, :, :, None], 3, axis=3)
+    spectrum = mean_residual_spectrum(np.repeat(images, 4, axis=0))
+    assert spectrum.shape == (100, 100)
+    row, col = np.unravel_index(np.argmax(spectrum), spectrum.shape)
+    assert row == 50 and abs(col - 50) == 20  # zero frequency at the centre (50, 50)
+
+
+def test_mean_residual_spectrum_of_a_flat_image_is_empty_and_bad_input_is_refused():
+    flat = np.full((2, 100, 100, 3), 77, np.uint8)
+    assert (mean_residual_spectrum(flat) < -8).all()  # no power but rounding
+    with pytest.raises(ValueError, match="no images"):
+        mean_residual_spectrum(flat[:0])
+    with pytest.raises(ValueError, match="expected uint8 images"):
+        mean_residual_spectrum(flat[0])

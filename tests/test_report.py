@@ -35,7 +35,13 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--hide-scrollbars",
 ]
-FIGURES = ["class_recall.png", "confusion_best.png", "class_histograms.png", "samples.png"]
+FIGURES = [
+    "class_recall.png",
+    "confusion_best.png",
+    "class_histograms.png",
+    "samples.png",
+    "fingerprint_spectra.png",
+]
 SCREENSHOT = REPO / "results" / "report_screenshot.png"
 
 

@@ -155,7 +155,7 @@ def test_overlay_reruns_only_the_variants_it_changes(run):
             "descriptors.py",  # histograms, knn and gbm import it, and everything after them
             {"descriptors": 25, "knn": 6, "gbm": 1, "train_cnn": 6, "learning_curves": 4}
             | {"ensemble": 1}
-            | {"class_histograms": None}
+            | {"class_histograms": None, "fingerprint_spectra": 1}
             | dict.fromkeys(DOWNSTREAM),
         ),
         ("knn_search.py", {"knn": 6} | dict.fromkeys(DOWNSTREAM)),

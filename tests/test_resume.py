@@ -231,6 +231,7 @@ def test_failed_job_leaves_the_dag_resumable(tmp_path, sample):
         "descriptors/hsv16/test.npy",
         "descriptors/hsv16/train_aug.npy",
         "figures/class_histograms.png",
+        "figures/fingerprint_spectra.png",
         "figures/samples.png",
     ]
     finished = stamps(results, done)

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.slow
 FROM_INGEST = {
     "ingest": 3, "augment": 1, "descriptors": 4, "knn": 2, "evaluate": 2, "summary": 1,
     "submission": 1, "split_check": 1, "best_confusions": 1, "class_recall": 1,
-    "class_histograms": 1, "sample_grid": 1, "report_page": 1, "reliability": 1,
+    "class_histograms": 1, "fingerprint_spectra": 1, "sample_grid": 1, "report_page": 1,
+    "reliability": 1,
 }  # fmt: skip
 
 

@@ -234,8 +234,11 @@ class GbmModel(DescriptorModel):
         groups: Sequence[np.ndarray],
         labels: np.ndarray,
         params: Mapping,
+        n_classes: int = N_CLASSES,
     ) -> GbmModel:
-        """Boost ``params["max_iter"]`` rounds of trees on the descriptors side by side."""
+        """Boost ``params["max_iter"]`` rounds of trees on the descriptors side by side;
+        the labels hold every class 0..n_classes-1 (fewer than five: an open-set
+        benchmark's known classes)."""
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         estimator = HistGradientBoostingClassifier(
@@ -248,7 +251,7 @@ class GbmModel(DescriptorModel):
         )
         x = cls.stack(groups)
         estimator.fit(x, np.asarray(labels))
-        if list(estimator.classes_) != list(range(N_CLASSES)):
+        if list(estimator.classes_) != list(range(n_classes)):
             raise ValueError(f"the training labels hold classes {list(estimator.classes_)}")
         return cls(tuple(descriptors), Forest.from_estimator(estimator))
 

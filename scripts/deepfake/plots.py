@@ -184,3 +184,38 @@ def reliability_figure(panels: dict[str, tuple[dict, dict, float]]) -> plt.Figur
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     return fig
+
+
+def fingerprint_spectra(
+    clean: dict[int, np.ndarray], jpeg: dict[int, np.ndarray], quality: int
+) -> plt.Figure:
+    """What each generator leaves: per class (columns), its mean high-pass residual
+    spectrum (:func:`deepfake.descriptors.mean_residual_spectrum`, log10 power), that
+    minus the mean of the other classes' spectra, and what a JPEG save of ``quality``
+    changes in it (JPEG minus PNG)."""
+    classes = sorted(clean)
+    fig, axes = plt.subplots(3, len(classes), figsize=(2.6 * len(classes), 8.2),
+                             squeeze=False, constrained_layout=True)  # fmt: skip
+    mean = {c: clean[c] for c in classes}
+    # the zero frequency (no power in a residual) would set the colour scale: leave it out
+    values = np.concatenate([m[m > -11].ravel() for m in mean.values()])
+    low, high = np.percentile(values, [1, 99.5])
+    # the shapes compared, not the overall power: each spectrum less its own mean
+    shape = {c: m - m[m > -11].mean() for c, m in mean.items()}
+    others = {c: np.mean([shape[o] for o in classes if o != c], axis=0) for c in classes}
+    rows = [
+        ("mean log10 power", mean, dict(cmap="magma", vmin=low, vmax=high)),
+        ("shape minus the others'", {c: shape[c] - others[c] for c in classes}, None),
+        (f"JPEG {quality} minus PNG", {c: jpeg[c] - clean[c] for c in classes}, None),
+    ]
+    for r, (what, panels, style) in enumerate(rows):
+        if style is None:
+            spread = max(np.percentile(np.abs(p[p == p]), 99.5) for p in panels.values())
+            style = dict(cmap="RdBu_r", vmin=-spread, vmax=spread)
+        for ax, c in zip(axes[r], classes, strict=True):
+            image = ax.imshow(np.where(mean[c] > -11, panels[c], np.nan), **style)
+            ax.set(xticks=[], yticks=[])
+            ax.set_title(f"{CLASS_NAMES[c]}: {what}" if c == classes[0] else CLASS_NAMES[c],
+                         loc="left", fontsize=8)  # fmt: skip
+        fig.colorbar(image, ax=axes[r].tolist(), shrink=0.8)
+    return fig
