@@ -358,7 +358,9 @@ def every_model_config() -> dict:
         "descriptors": ["hsv", "pixels", "jointhsv", "spectrum", "lbp", "combo"],
         "combination": {"groups": ["hsv", "spectrum", "lbp"], "group_weights": [0, 1]},
     }
-    config["gbm"] = {"descriptors": ["hsv", "cooc"], "max_iter": 10}
+    # the trees learn from the stored copies, which travel (a resize, a JPEG save)
+    config["gbm"] = {"descriptors": ["hsv", "cooc"], "max_iter": 10, "augmented": True}
+    config["augment"] |= {"jpeg": 0.5, "resize": 0.25}
     config["cnn"]["select_on_validation"] = False
     config["cnn"]["base"] |= {"hist_units": 8, "dense_units": 16, "epochs": 1, "batch_size": 32}
     config["cnn"]["variants"] = NETWORK_VARIANTS

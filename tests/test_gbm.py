@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import copy_run_with, load_config, separable, snakemake
+from conftest import separable
 from threadpoolctl import threadpool_limits
 
 from deepfake import layout
@@ -145,23 +145,23 @@ def test_trees_that_do_not_hold_together_are_refused(data, tmp_path):
 
 
 @pytest.mark.slow
-def test_workflow_gbm_learns_from_the_augmented_set_when_asked(tiny_run_shared, tmp_path):
-    config = load_config("tiny")
-    config["gbm"] = {"name": "aug", "descriptors": ["spectrum"], "max_iter": 5, "augmented": True}
-    workdir = copy_run_with(tiny_run_shared, tmp_path / "wf", config)
-    snakemake(workdir, "results/gbm/aug/metrics.json")
-    metrics = json.loads((workdir / "results/gbm/aug/metrics.json").read_text())
-    with np.load(workdir / "results/arrays/train_aug.npz") as arrays:
-        n_aug = len(arrays["labels"])
-    assert n_aug == 200 and metrics["n_train"] == n_aug  # 100 originals and their copies
+def test_workflow_gbm_learns_from_the_augmented_set_when_asked(every_model_shared):
+    """The every-model run's trees learn from the stored augmented training set (its
+    copies on JPEG and resize trips): its metrics say so, and they are the trees of the
+    augmented set's descriptors."""
+    results = every_model_shared / "results"
+    metrics = json.loads((results / "gbm/fingerprints/metrics.json").read_text())
+    with np.load(results / "arrays/train_aug.npz") as arrays:
+        labels, ids = arrays["labels"], arrays["ids"]
+    with np.load(results / "arrays/fit.npz") as arrays:
+        n_fit = len(arrays["labels"])
+    assert len(labels) == 2 * n_fit and metrics["n_train"] == len(labels)  # originals, copies
     assert metrics["params"]["augmented"] is True
-    # the trees are those of the augmented set's descriptors
-    spectrum = np.load(workdir / "results/descriptors/spectrum/train_aug.npy")
-    with np.load(workdir / "results/arrays/train_aug.npz") as arrays:
-        labels = arrays["labels"]
-    expected = GbmModel.fit(("spectrum",), [spectrum], labels, metrics["params"])
-    model = load(workdir / "results/gbm/aug")
-    validation = np.load(workdir / "results/descriptors/spectrum/validation.npy")
+    groups = [np.load(results / f"descriptors/{d}/train_aug.npy") for d in ("hsv16", "cooc")]
+    expected = GbmModel.fit(("hsv16", "cooc"), groups, labels, metrics["params"])
+    validation = [np.load(results / f"descriptors/{d}/validation.npy") for d in ("hsv16", "cooc")]
+    model = load(results / "gbm/fingerprints")
     np.testing.assert_array_equal(
-        model.proba_from_descriptors([validation]), expected.proba_from_descriptors([validation])
+        model.proba_from_descriptors(validation), expected.proba_from_descriptors(validation)
     )
+    assert str(ids[n_fit]).endswith("#aug1")
