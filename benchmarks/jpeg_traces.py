@@ -47,15 +47,6 @@ def load(data: Path, per_class: int):
     return np.stack(images), frame["label"].to_numpy()
 
 
-def opencv_jpeg(image, quality: int):
-    """An RGB image through OpenCV's JPEG encoder (its defaults) and back."""
-    import cv2
-
-    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
-
 def main() -> None:
     """Command line: see the module's docstring."""
     p = parser(__doc__, rounds=3)
@@ -69,7 +60,7 @@ def main() -> None:
     import cv2
     import numpy as np
 
-    from deepfake.degrade import degrade
+    from deepfake.degrade import degrade, opencv_jpeg
     from deepfake.traces import JPEG_TRACE_THRESHOLD, has_jpeg_traces
 
     cv2.setNumThreads(1)

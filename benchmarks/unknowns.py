@@ -90,12 +90,9 @@ def demo_images(n: int = 500, seed: int = 7) -> np.ndarray:
 
 
 def jpeg(images: np.ndarray, quality: int = 30) -> np.ndarray:
-    def once(image):
-        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-        data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])[1]
-        return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    from deepfake.degrade import opencv_jpeg
 
-    return np.stack([once(i) for i in images])
+    return np.stack([opencv_jpeg(i, quality) for i in images])
 
 
 def upscaled(images: np.ndarray, side: int = 50) -> np.ndarray:
@@ -107,22 +104,10 @@ def upscaled(images: np.ndarray, side: int = 50) -> np.ndarray:
 
 
 def schema_defaults(section: str) -> dict:
-    """The config schema's defaults of one section (their one home)."""
-    from deepfake.config import read_schema
+    """The config schema's defaults of one section."""
+    from deepfake.config import read_schema, section_defaults
 
-    schema = read_schema(REPO / "schemas" / "config.schema.yaml")
-    properties = schema["properties"][section]["properties"]
-    return {key: spec["default"] for key, spec in properties.items() if "default" in spec}
-
-
-def held_out_rows(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """A seeded, stratified boolean mask of ``fraction`` of the rows (per class)."""
-    rng = np.random.default_rng(seed)
-    mask = np.zeros(len(labels), dtype=bool)
-    for c in np.unique(labels):
-        rows = np.flatnonzero(labels == c)
-        mask[rng.choice(rows, max(1, round(fraction * len(rows))), replace=False)] = True
-    return mask
+    return section_defaults(read_schema(REPO / "schemas" / "config.schema.yaml"), section)
 
 
 def open_set(
@@ -135,6 +120,7 @@ def open_set(
     from sklearn.metrics import roc_auc_score
 
     from deepfake.gbm_model import GbmModel
+    from deepfake.training_sets import holdout_mask
     from deepfake.unknowns import UnknownDetector, entropy
 
     known = train_labels != left_out
@@ -142,7 +128,7 @@ def open_set(
     remap = np.full(train_labels.max() + 1, -1)
     remap[classes] = np.arange(len(classes))
     groups, labels = [g[known] for g in train], remap[train_labels[known]]
-    held = held_out_rows(labels, holdout, seed)
+    held = holdout_mask(labels, holdout, seed)
     model = GbmModel.fit(
         descriptors, [g[~held] for g in groups], labels[~held], params, len(classes)
     )

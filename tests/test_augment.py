@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import yaml
 from conftest import REPO
 
 from deepfake.augment import AugmentParams, augment_image, augment_split, travel
+from deepfake.config import read_schema, section_defaults
 from deepfake.degrade import degrade
 from deepfake.traces import has_jpeg_traces
 
 
 def augment_params(copies: int = 1, seed: int = 0, **given) -> AugmentParams:
     """The augment section with the schema's defaults, and the test's own choices."""
-    schema = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())
-    section = schema["properties"]["augment"]["properties"]
-    defaults = {key: spec["default"] for key, spec in section.items() if "default" in spec}
+    defaults = section_defaults(read_schema(REPO / "schemas" / "config.schema.yaml"), "augment")
     return AugmentParams(**(defaults | {"copies": copies, "seed": seed} | given))
 
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO
 from test_degrade import picture
 
-from deepfake.degrade import degrade
+from deepfake.degrade import degrade, opencv_jpeg
 from deepfake.traces import (
     JPEG_TRACE_THRESHOLD,
     block_coefficients,
@@ -22,15 +22,6 @@ from deepfake.traces import (
 )
 
 QUALITIES = (50, 75, 90, 95)
-
-
-def opencv_jpeg(image: np.ndarray, quality: int) -> np.ndarray:
-    """An RGB image saved as JPEG by OpenCV (its own encoder settings) and decoded."""
-    ok, data = cv2.imencode(
-        ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
-    )
-    assert ok and is_jpeg_file(data.tobytes())
-    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
 def without_history(n: int = 12) -> list[np.ndarray]:

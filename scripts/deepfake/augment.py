@@ -73,6 +73,7 @@ def travel(image: np.ndarray, rng: np.random.Generator, p: AugmentParams) -> np.
     """An RGB uint8 image after a random trip (:class:`AugmentParams`): with probability
     ``p.resize`` resized by a log-uniform factor and back, then with probability
     ``p.jpeg`` saved as JPEG of a uniform quality; the same image when neither fires."""
+    # every draw is made whether or not it fires: a copy's trip depends on its place only
     resize, jpeg = rng.random(2)
     factor = np.exp(rng.uniform(*np.log(p.resize_factor)))
     quality = int(rng.integers(p.jpeg_quality[0], p.jpeg_quality[1], endpoint=True))

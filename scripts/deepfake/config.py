@@ -56,6 +56,12 @@ def read_schema(schema_file: str | os.PathLike) -> dict:
         return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
+def section_defaults(schema: Mapping, section: str) -> dict:
+    """The defaults the schema gives the keys of one top-level section (their one home)."""
+    properties = schema["properties"][section]["properties"]
+    return {key: spec["default"] for key, spec in properties.items() if "default" in spec}
+
+
 def _filling_validator(schema: Mapping):
     """A JSON-schema (2020-12) validator of ``schema`` that, while it validates, puts
     each default of the schema into the config where its key is missing (a copy of the

@@ -84,6 +84,19 @@ def degrade(image: np.ndarray, kind: str, value: float | None = None) -> np.ndar
         return np.asarray(decoded.convert("RGB"), dtype=np.uint8).copy()
 
 
+def opencv_jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    """``image`` (RGB uint8) saved as JPEG of ``quality`` by OpenCV's own encoder (its
+    defaults) and decoded: the other encoder people's images meet, beside Pillow's
+    (:func:`degrade` ``jpeg``)."""
+    import cv2
+
+    bgr = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
+    ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ValueError(f"OpenCV could not encode an image of shape {bgr.shape} as JPEG")
+    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
 def degrade_all(images: np.ndarray, kind: str, value: float | None = None) -> np.ndarray:
     """:func:`degrade` of every image of a stack (N, H, W, 3)."""
     images = np.asarray(images)

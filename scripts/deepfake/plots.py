@@ -196,15 +196,14 @@ def fingerprint_spectra(
     classes = sorted(clean)
     fig, axes = plt.subplots(3, len(classes), figsize=(2.6 * len(classes), 8.2),
                              squeeze=False, constrained_layout=True)  # fmt: skip
-    mean = {c: clean[c] for c in classes}
     # the zero frequency (no power in a residual) would set the colour scale: leave it out
-    values = np.concatenate([m[m > -11].ravel() for m in mean.values()])
+    values = np.concatenate([m[m > -11].ravel() for m in clean.values()])
     low, high = np.percentile(values, [1, 99.5])
     # the shapes compared, not the overall power: each spectrum less its own mean
-    shape = {c: m - m[m > -11].mean() for c, m in mean.items()}
+    shape = {c: m - m[m > -11].mean() for c, m in clean.items()}
     others = {c: np.mean([shape[o] for o in classes if o != c], axis=0) for c in classes}
     rows = [
-        ("mean log10 power", mean, dict(cmap="magma", vmin=low, vmax=high)),
+        ("mean log10 power", clean, dict(cmap="magma", vmin=low, vmax=high)),
         ("shape minus the others'", {c: shape[c] - others[c] for c in classes}, None),
         (f"JPEG {quality} minus PNG", {c: jpeg[c] - clean[c] for c in classes}, None),
     ]
@@ -213,7 +212,7 @@ def fingerprint_spectra(
             spread = max(np.percentile(np.abs(p[p == p]), 99.5) for p in panels.values())
             style = dict(cmap="RdBu_r", vmin=-spread, vmax=spread)
         for ax, c in zip(axes[r], classes, strict=True):
-            image = ax.imshow(np.where(mean[c] > -11, panels[c], np.nan), **style)
+            image = ax.imshow(np.where(clean[c] > -11, panels[c], np.nan), **style)
             ax.set(xticks=[], yticks=[])
             ax.set_title(f"{CLASS_NAMES[c]}: {what}" if c == classes[0] else CLASS_NAMES[c],
                          loc="left", fontsize=8)  # fmt: skip
